@@ -1,0 +1,1 @@
+"""Event contracts shared by every redshield service: envelopes, topics, codes and event models."""

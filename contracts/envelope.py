@@ -1,0 +1,127 @@
+"""CloudEvents 1.0 in the Kafka protocol binding's binary content mode.
+
+The record value is the event's ``data`` as JSON; every attribute travels as a ``ce_`` header, so
+consumers route and deduplicate on headers without parsing the body. The record key is the aggregate
+id (the event's ``subject``), which keeps each aggregate's events in order on one partition.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import orjson
+
+from contracts.ids import new_id
+
+SPECVERSION: Final = "1.0"
+CONTENT_TYPE: Final = "application/json"
+_REQUIRED: Final = ("specversion", "id", "source", "type")
+_TYPE_RE: Final = re.compile(r"^redshield\.[a-z_]+\.[a-z_]+\.[a-z_]+\.v[1-9][0-9]*$")
+_EXTENSIONS: Final = ("region", "platformid", "traceparent")
+
+Headers = list[tuple[str, bytes]]
+
+
+class EnvelopeError(ValueError):
+    """A record that is not a valid binary-mode CloudEvent of ours."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One event: CloudEvents attributes plus its ``data`` as plain JSON-compatible values."""
+
+    type: str
+    source: str
+    subject: str
+    data: dict[str, Any]
+    id: str = field(default_factory=new_id)
+    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    dataschema: str | None = None
+    region: str | None = None
+    platformid: str | None = None
+    traceparent: str | None = None
+
+    @property
+    def key(self) -> bytes:
+        return self.subject.encode()
+
+    def headers(self) -> Headers:
+        pairs: Headers = [
+            ("ce_specversion", SPECVERSION.encode()),
+            ("ce_id", self.id.encode()),
+            ("ce_source", self.source.encode()),
+            ("ce_type", self.type.encode()),
+            ("ce_time", format_time(self.time).encode()),
+            ("ce_subject", self.subject.encode()),
+            ("content-type", CONTENT_TYPE.encode()),
+        ]
+        if self.dataschema:
+            pairs.append(("ce_dataschema", self.dataschema.encode()))
+        for name in _EXTENSIONS:
+            value = getattr(self, name)
+            if value:
+                pairs.append((f"ce_{name}", value.encode()))
+        return pairs
+
+    def value(self) -> bytes:
+        return orjson.dumps(self.data)
+
+
+def format_time(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("event time must carry a timezone")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def header_map(headers: Any) -> dict[str, bytes]:
+    """Kafka headers (a sequence of (name, bytes) pairs) as a dict; the last value of a name wins."""
+    return {name: value for name, value in (headers or ())}
+
+
+def from_record(key: bytes | None, value: bytes | None, headers: Any) -> Envelope:
+    """Parse a binary-mode record; raise :class:`EnvelopeError` naming what is wrong."""
+    attrs = {
+        name[3:].lower(): raw.decode("utf-8", errors="strict")
+        for name, raw in header_map(headers).items()
+        if name.lower().startswith("ce_") and raw is not None
+    }
+    missing = [name for name in _REQUIRED if not attrs.get(name)]
+    if missing:
+        raise EnvelopeError("missing-attribute", f"missing CloudEvents header(s): {', '.join('ce_' + m for m in missing)}")
+    if attrs["specversion"] != SPECVERSION:
+        raise EnvelopeError("unsupported-specversion", f"ce_specversion {attrs['specversion']!r} is not 1.0")
+    if not _TYPE_RE.match(attrs["type"]):
+        raise EnvelopeError("bad-type", f"ce_type {attrs['type']!r} is not redshield.<service>.<aggregate>.<verb>.vN")
+    try:
+        data = orjson.loads(value or b"")
+    except orjson.JSONDecodeError as exc:
+        raise EnvelopeError("not-json", f"record value is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise EnvelopeError("not-an-object", "record value must be a JSON object")
+    try:
+        moment = datetime.fromisoformat(attrs["time"]) if attrs.get("time") else datetime.now(UTC)
+    except ValueError as exc:
+        raise EnvelopeError("bad-time", f"ce_time {attrs.get('time')!r} is not RFC 3339") from exc
+    if moment.tzinfo is None:
+        raise EnvelopeError("bad-time", "ce_time must carry an offset")
+    subject = attrs.get("subject") or (key.decode() if key else "")
+    return Envelope(
+        type=attrs["type"],
+        source=attrs["source"],
+        subject=subject,
+        data=data,
+        id=attrs["id"],
+        time=moment,
+        dataschema=attrs.get("dataschema"),
+        region=attrs.get("region"),
+        platformid=attrs.get("platformid"),
+        traceparent=attrs.get("traceparent"),
+    )

@@ -1,0 +1,71 @@
+"""Golden example payloads: one per event type, committed under ``contracts/examples/``."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from contracts.events.base import EventData
+from contracts.events.channel import ComplaintReceived, ComplaintSubmitted
+
+GOLDEN: Final[dict[str, list[EventData]]] = {
+    ComplaintSubmitted.event_type: [
+        ComplaintSubmitted.model_validate(
+            {
+                "platform_complaint_id": "TM-2026-000123",
+                "kind": "complaint",
+                "received_at": "2026-11-20T09:30:00+08:00",
+                "merchant": {"store_id": "S-88231", "store_name": "西湖茶叶旗舰店", "uscc": "91330106MA2H0C3T5D", "region": "330106"},
+                "order": {"order_id": "O-7712", "amount": "299.00", "goods_category": "食品"},
+                "category": "quality",
+                "description": "收到的龙井茶叶有霉味，商家拒绝退货。",
+                "consumer": {"name": "张三", "phone": "13800000000"},
+            }
+        ),
+        ComplaintSubmitted.model_validate(
+            {
+                "platform_complaint_id": "TM-2026-000124",
+                "kind": "report",
+                "received_at": "2026-11-21T14:05:00+08:00",
+                "merchant": {"store_id": "S-10002", "store_name": "潮流数码专营店"},
+                "order": {"amount": "0", "goods_category": "数码"},
+                "category": "counterfeit",
+                "description": "该店铺销售假冒品牌耳机。",
+            }
+        ),
+    ],
+    ComplaintReceived.event_type: [
+        ComplaintReceived.model_validate(
+            {
+                "complaint_id": "019a9c4e-5a00-7000-8000-000000000001",
+                "platform_id": "P001",
+                "platform_complaint_id": "TM-2026-000123",
+                "kind": "complaint",
+                "intake": "platform_api",
+                "received_at": "2026-11-20T09:30:00+08:00",
+                "rule_set": "samr-order-121",
+                "region": "330106",
+                "merchant": {"store_id": "S-88231", "store_name": "西湖茶叶旗舰店", "uscc": "91330106MA2H0C3T5D", "region": "330106"},
+                "order": {"order_id": "O-7712", "amount": "299.00", "goods_category": "食品"},
+                "category": "quality",
+                "description": "收到的龙井茶叶有霉味，商家拒绝退货。",
+                "consumer_hash": "3f1c0e5d0d4b7f2a9b8c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a",
+            }
+        ),
+        ComplaintReceived.model_validate(
+            {
+                "complaint_id": "019a9c4e-5a00-7000-8000-000000000002",
+                "platform_id": "P002",
+                "platform_complaint_id": "JD-555",
+                "kind": "report",
+                "intake": "platform_feed",
+                "received_at": "2026-03-01T08:00:00+08:00",
+                "rule_set": "samr-order-20",
+                "region": "330100",
+                "merchant": {"store_id": "S-10002", "store_name": "潮流数码专营店"},
+                "order": {"amount": "0.00", "goods_category": "数码"},
+                "category": "counterfeit",
+                "description": "该店铺销售假冒品牌耳机。",
+            }
+        ),
+    ],
+}

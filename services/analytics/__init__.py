@@ -1,0 +1,1 @@
+"""analytics: every event into ClickHouse, the cockpits and risk warnings."""

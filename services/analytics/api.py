@@ -1,0 +1,96 @@
+"""analytics' HTTP routes: the cockpits, scoped to the caller."""
+
+
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query
+
+from contracts.codes import ComplaintCategory
+from contracts.topics import PLATFORM_ID_RE
+from services.analytics import cockpits
+from services.analytics.clickhouse import ClickHouse
+from services.analytics.ingest import Ingest
+from services.runtime.auth import Caller, Role
+from services.runtime.http import Problem, require_role
+from services.runtime.service import Service
+
+CHINA_TIME = timezone(timedelta(hours=8))
+
+
+def _bad_filter(name: str, detail: str) -> Problem:
+    return Problem(422, "Invalid filter", f"{name}: {detail}", "https://redshield.dev/problems/validation",
+                   errors=[{"field": name, "message": detail}])
+
+
+def parse_moment(name: str, value: str | None, default: datetime, *, end_of_day: bool = False) -> datetime:
+    """RFC 3339 with an offset, or a date (a day in China Standard Time)."""
+    if value is None:
+        return default
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            moment = datetime.combine(day, time.min, CHINA_TIME)
+            return moment + timedelta(days=1) if end_of_day else moment
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise _bad_filter(name, f"{value!r} is neither an RFC 3339 time with offset nor a YYYY-MM-DD date") from exc
+    if moment.tzinfo is None:
+        raise _bad_filter(name, "a time needs its offset, e.g. 2026-11-01T00:00:00+08:00")
+    return moment
+
+
+def build_router(service: Service, ch: ClickHouse, ingest: Ingest) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["cockpits"])
+    CurrentCaller = Annotated[Caller, Depends(service.current_caller)]
+
+    def filters(caller: Caller, start: str | None, end: str | None, region: str | None, platform: str | None, category: str | None) -> cockpits.Filters:
+        now = service.clock.now()
+        f_start = parse_moment("from", start, now - timedelta(days=30))
+        f_end = parse_moment("to", end, now + timedelta(seconds=1), end_of_day=True)
+        if f_end <= f_start:
+            raise _bad_filter("to", "must be after 'from'")
+        if region is not None and not (region.isdigit() and len(region) == 6):
+            raise _bad_filter("region", f"{region!r} is not a 6-digit region code")
+        if platform is not None and not PLATFORM_ID_RE.match(platform):
+            raise _bad_filter("platform", f"{platform!r} is not a platform id")
+        if category is not None and category not in ComplaintCategory.__members__.values():
+            raise _bad_filter("category", f"{category!r} is not one of {', '.join(c.value for c in ComplaintCategory)}")
+        if caller.role is Role.BUREAU:
+            # A bureau sees its own region; a narrower region inside it is allowed.
+            assert caller.region is not None
+            own = caller.region.rstrip("0")
+            if region is None or not region.startswith(own):
+                region = caller.region
+        return cockpits.Filters(f_start, f_end, region, platform, category)
+
+    def freshness() -> dict[str, Any]:
+        newest = ingest.newest_event_time
+        return {
+            "newest_event_time": newest.isoformat() if newest else None,
+            "last_ingested_at": ingest.last_ingested_at.isoformat() if ingest.last_ingested_at else None,
+            "lag_seconds": round((service.clock.now() - newest).total_seconds(), 3) if newest else None,
+        }
+
+    @router.get("/cockpits/governance", summary="Platform governance cockpit: complaints and reports, by platform, category, region, state; trend")
+    async def governance(
+        caller: CurrentCaller,
+        start: Annotated[str | None, Query(alias="from", description="RFC 3339 time or YYYY-MM-DD (inclusive)")] = None,
+        end: Annotated[str | None, Query(alias="to", description="RFC 3339 time or YYYY-MM-DD (inclusive day)")] = None,
+        region: str | None = None,
+        platform: str | None = None,
+        category: str | None = None,
+    ) -> dict[str, Any]:
+        require_role(caller, Role.REGULATOR, Role.BUREAU, Role.ADMIN, Role.AUDITOR)
+        chosen = filters(caller, start, end, region, platform, category)
+        answer = await cockpits.governance(ch, chosen)
+        answer["filters"] = chosen.as_dict()
+        answer["freshness"] = freshness()
+        answer["generated_at"] = datetime.now(UTC).isoformat()
+        return answer
+
+    return router
+
+
+def install(app: FastAPI, service: Service, ch: ClickHouse, ingest: Ingest) -> None:
+    app.include_router(build_router(service, ch, ingest))

@@ -1,0 +1,81 @@
+"""The ClickHouse handle: clickhouse-connect to chDB (embedded) or a server, one schema for both."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+
+def connect(url: str) -> Client:
+    """``chdb://var/analytics`` is a data path relative to the working directory (``chdb:///abs`` absolute);
+    anything else is a ClickHouse server URL."""
+    if url.startswith("chdb://"):
+        location = url[len("chdb://"):].split("?")[0]
+        if location in ("", "memory", ":memory:"):
+            return clickhouse_connect.get_client(interface="chdb")
+        path = Path(location).resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return clickhouse_connect.get_client(interface="chdb", path=str(path))
+    return clickhouse_connect.get_client(dsn=url)
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    """(number, name, sql) for every numbered file in ``services/analytics/migrations/``."""
+    found = []
+    for entry in resources.files("services.analytics").joinpath("migrations").iterdir():
+        match = re.match(r"^(\d{4})_(.+)\.sql$", entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def statements(sql: str) -> list[str]:
+    without_comments = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
+    return [stmt.strip() for stmt in without_comments.split(";") if stmt.strip()]
+
+
+def migrate(client: Client) -> list[str]:
+    """Apply the numbered migrations not yet applied; returns the names applied now."""
+    client.command(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, applied_at DateTime DEFAULT now()) "
+        "ENGINE = MergeTree ORDER BY version"
+    )
+    done = {row[0] for row in client.query("SELECT version FROM schema_migrations").result_rows}
+    applied = []
+    for number, name, sql in migration_files():
+        if number in done:
+            continue
+        for stmt in statements(sql):
+            client.command(stmt)
+        client.insert("schema_migrations", [(number, name)], column_names=["version", "name"])
+        applied.append(name)
+    return applied
+
+
+class ClickHouse:
+    """Async face of a synchronous client: one call at a time (chDB allows one session per process)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._lock = asyncio.Lock()
+
+    async def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str], token: str) -> None:
+        async with self._lock:
+            await asyncio.to_thread(
+                self.client.insert, table, rows, column_names=list(columns), settings={"insert_deduplication_token": token}
+            )
+
+    async def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        async with self._lock:
+            result = await asyncio.to_thread(self.client.query, sql, parameters=parameters or {})
+        return [tuple(row) for row in result.result_rows]
+
+    def close(self) -> None:
+        self.client.close()

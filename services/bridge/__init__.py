@@ -1,0 +1,1 @@
+"""bridge (红盾云桥): the government–platform data bridge."""

@@ -1,0 +1,116 @@
+"""``redshield`` — one command for everything."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from services.runtime.settings import SERVICES
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from services.cli.registry import build
+    from services.runtime import logs
+    from services.runtime.settings import SharedSettings
+
+    shared = SharedSettings()
+    logs.setup(args.service, shared.log_level, shared.log_json)
+    service, app = build(args.service)
+    service.migrate()
+    config = uvicorn.Config(
+        app,
+        host=service.settings.host,
+        port=args.port or service.settings.port,
+        log_config=None,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=10,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 1
+
+
+def _token(args: argparse.Namespace) -> int:
+    from services.runtime.auth import Role, issue, signing_key
+    from services.runtime.settings import SharedSettings
+
+    shared = SharedSettings()
+    role = Role(args.role)
+    subject = args.subject or {Role.PLATFORM: f"platform:{args.platform}", Role.BUREAU: f"bureau:{args.region}"}.get(role, f"{role.value}:dev")
+    print(issue(signing_key(shared), role=role, subject=subject, platform_id=args.platform, region=args.region,
+                ttl_seconds=args.ttl_hours * 3600, issuer=shared.jwt_issuer))
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    from services.cli.up import run
+
+    return run(demo=not args.no_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from services.cli.demo import run
+
+    return asyncio.run(run(complaints=args.complaints, channel_url=args.channel_url))
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import asyncio
+
+    if args.what == "pipeline":
+        from services.cli.bench_pipeline import run
+
+        return asyncio.run(run(events=args.events, platforms=args.platforms))
+    print(f"unknown benchmark {args.what!r}", file=sys.stderr)
+    return 2
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="redshield", description="redshield: supervision of e-commerce platforms, event by event.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run one service (HTTP + Kafka consumers + outbox relay)")
+    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("--port", type=int, default=0, help="override the service's port")
+    serve.set_defaults(func=_serve)
+
+    token = sub.add_parser("token", help="issue a dev bearer token")
+    token.add_argument("--role", required=True, choices=["platform", "bureau", "regulator", "auditor", "admin"])
+    token.add_argument("--platform", help="platform id (role platform)")
+    token.add_argument("--region", help="6-digit region code (role bureau)")
+    token.add_argument("--subject")
+    token.add_argument("--ttl-hours", type=int, default=12)
+    token.set_defaults(func=_token)
+
+    up = sub.add_parser("up", help="Kafka + the five services as separate processes, with a demo feed")
+    up.add_argument("--no-demo", action="store_true")
+    up.set_defaults(func=_up)
+
+    demo = sub.add_parser("demo", help="post a small demo feed through the real API and Kafka feeds")
+    demo.add_argument("--complaints", type=int, default=60)
+    demo.add_argument("--channel-url", default="http://127.0.0.1:8102")
+    demo.set_defaults(func=_demo)
+
+    bench = sub.add_parser("bench", help="benchmarks that print a table and a JSON line of figures")
+    bench.add_argument("what", choices=["pipeline"])
+    bench.add_argument("--events", type=int, default=20000)
+    bench.add_argument("--platforms", type=int, default=8)
+    bench.set_defaults(func=_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

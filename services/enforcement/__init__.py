@@ -1,0 +1,1 @@
+"""enforcement (监管宝): online cases and tamper-evident evidence."""

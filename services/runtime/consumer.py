@@ -1,0 +1,196 @@
+"""Reliable subscribers: explicit acks, inbox dedupe, bounded retries, then the consumer's DLQ topic.
+
+Every subscriber here is a FastStream batch subscriber with ``AckPolicy.MANUAL``: offsets are committed
+only after the batch's transaction committed and every bad record sits in the DLQ. A record is never
+silently dropped and a poison record never blocks its partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from contracts import topics
+from contracts.envelope import Envelope, EnvelopeError, from_record
+from services.runtime.logs import trace_id_of, trace_id_var
+from services.runtime.kafka import EventProducer
+from services.runtime.metrics import CONSUMED, DLQ_RECORDS
+
+log = logging.getLogger("redshield.consumer")
+
+
+class Rejected(Exception):
+    """A record that can never be processed (bad schema, wrong platform): straight to the DLQ."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One consumed record with its parsed envelope."""
+
+    record: ConsumerRecord[Any, Any]
+    envelope: Envelope
+
+    @property
+    def topic(self) -> str:
+        return str(self.record.topic)
+
+
+#: A batch handler processes deliveries in one transaction and returns those it rejects for good.
+BatchHandler = Callable[[Sequence[Delivery]], Awaitable[Sequence[tuple[Delivery, Rejected]]]]
+
+
+class DeadLetters:
+    """Writes the original record plus error headers to ``dlq.<consumer>.v1``, and waits for the ack."""
+
+    def __init__(self, producer: EventProducer, *, service: str, consumer: str) -> None:
+        self.producer = producer
+        self.service = service
+        self.consumer = consumer
+        self.topic = topics.dlq(consumer)
+
+    async def send(self, record: ConsumerRecord[Any, Any], reason: str, detail: str, attempts: int) -> None:
+        headers = list(record.headers or ()) + [
+            ("x-dlq-reason", reason.encode()),
+            ("x-dlq-error", detail[:2000].encode()),
+            ("x-dlq-consumer", self.consumer.encode()),
+            ("x-dlq-original-topic", str(record.topic).encode()),
+            ("x-dlq-original-partition", str(record.partition).encode()),
+            ("x-dlq-original-offset", str(record.offset).encode()),
+            ("x-dlq-attempts", str(attempts).encode()),
+        ]
+        await self.producer.send_and_wait(self.topic, value=record.value, key=record.key, headers=headers)
+        DLQ_RECORDS.labels(self.service, self.consumer, reason).inc()
+        log.warning(
+            "record sent to DLQ",
+            extra={"fields": {"dlq": self.topic, "reason": reason, "detail": detail[:300], "topic": record.topic, "offset": record.offset}},
+        )
+
+
+async def _raw_decoder(msg: Any) -> Any:
+    # Bodies are parsed by the envelope code, which reports bad JSON as a DLQ reason instead of raising.
+    return msg.body
+
+
+class ReliableConsumer:
+    def __init__(
+        self,
+        *,
+        service: str,
+        consumer: str,
+        handler: BatchHandler,
+        dead_letters: DeadLetters,
+        max_attempts: int = 3,
+        retry_backoff: float = 0.2,
+        precheck: Callable[[ConsumerRecord[Any, Any], Envelope], None] | None = None,
+    ) -> None:
+        self.service = service
+        self.consumer = consumer
+        self.handler = handler
+        self.dead_letters = dead_letters
+        self.max_attempts = max_attempts
+        self.retry_backoff = retry_backoff
+        self.precheck = precheck
+
+    async def on_batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Handle one polled batch; returns only when every record is applied or dead-lettered."""
+        good: list[Delivery] = []
+        for record in records:
+            try:
+                envelope = from_record(record.key, record.value, record.headers)
+                if self.precheck is not None:
+                    self.precheck(record, envelope)
+            except EnvelopeError as exc:
+                await self.dead_letters.send(record, exc.reason, exc.detail, attempts=0)
+                continue
+            except Rejected as exc:
+                await self.dead_letters.send(record, exc.reason, exc.detail, attempts=0)
+                continue
+            good.append(Delivery(record, envelope))
+        if good:
+            await self._apply(good)
+        CONSUMED.labels(self.service, self.consumer).inc(len(records))
+
+    async def _apply(self, batch: Sequence[Delivery]) -> None:
+        error: BaseException | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                trace_id_var.set(trace_id_of(batch[0].envelope.traceparent))
+                rejected = await self.handler(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # transient until proven otherwise: retry, then isolate
+                error = exc
+                log.warning("batch failed, attempt %d of %d: %r", attempt, self.max_attempts, exc)
+                await asyncio.sleep(self.retry_backoff * attempt)
+                continue
+            for delivery, why in rejected:
+                await self.dead_letters.send(delivery.record, why.reason, why.detail, attempts=attempt)
+            return
+        if len(batch) > 1:
+            # One bad record must not sink its neighbours: retry each on its own.
+            for delivery in batch:
+                await self._apply([delivery])
+            return
+        assert error is not None
+        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+        await self.dead_letters.send(batch[0].record, "processing-failed", detail, attempts=self.max_attempts)
+
+    def subscribe(
+        self,
+        broker: KafkaBroker,
+        *topic_names: str,
+        pattern: str | None = None,
+        group_id: str,
+        max_records: int = 500,
+        auto_offset_reset: str = "earliest",
+        title: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        kwargs: dict[str, Any] = {}
+        if pattern is not None:
+            kwargs["pattern"] = pattern
+        subscriber = broker.subscriber(
+            *topic_names,
+            group_id=group_id,
+            batch=True,
+            max_records=max_records,
+            batch_timeout_ms=100,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset=auto_offset_reset,
+            decoder=_raw_decoder,
+            title=title,
+            description=description,
+            **kwargs,
+        )
+
+        async def handle(body: Any, msg: KafkaMessage) -> None:
+            raw = msg.raw_message
+            records: Sequence[ConsumerRecord[Any, Any]] = raw if isinstance(raw, tuple) else (raw,)
+            try:
+                await self.on_batch(records)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Only infrastructure failures get here (the DLQ itself unreachable): rewind, so the
+                # batch is read again instead of being committed past.
+                log.exception("batch could not be settled; rewinding to its first offsets")
+                await msg.nack()
+                await asyncio.sleep(1.0)
+                return
+            await msg.ack()
+
+        subscriber(handle)

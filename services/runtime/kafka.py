@@ -1,0 +1,71 @@
+"""Kafka clients: the producer the relay and DLQ share, and the FastStream broker for subscribers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+
+from services.runtime.metrics import registry
+from services.runtime.settings import ServiceSettings
+
+
+class EventProducer:
+    """The service's one producer, created inside the running loop at start (aiokafka needs the loop)."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        if self._producer is None:
+            self._producer = AIOKafkaProducer(**self.options)
+            await self._producer.start()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
+
+    @property
+    def client(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("producer used before the service started")
+        return self._producer
+
+    async def send(self, topic: str, *, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]) -> Any:
+        """Queue a record; returns the future of its acknowledgement."""
+        return await self.client.send(topic, value=value, key=key, headers=headers)
+
+    async def send_and_wait(self, topic: str, *, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]) -> Any:
+        return await self.client.send_and_wait(topic, value=value, key=key, headers=headers)
+
+
+def new_producer(settings: ServiceSettings, **overrides: Any) -> EventProducer:
+    """Every event leaves through a producer with acks=all and idempotence: no loss, no reordering on retry."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "client_id": f"redshield-{settings.service}",
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 5,
+        "max_batch_size": 256 * 1024,
+        "compression_type": None,
+        "request_timeout_ms": 30_000,
+    }
+    options.update(overrides)
+    return EventProducer(options)
+
+
+def new_broker(settings: ServiceSettings) -> KafkaBroker:
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=f"redshield-{settings.service}",
+        metadata_max_age_ms=settings.kafka_metadata_max_age_ms,
+        acks="all",
+        enable_idempotence=True,
+        middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=f"redshield-{settings.service}")],
+        logger=None,
+    )

@@ -1,0 +1,91 @@
+"""Unit of work: one transaction per use case; the aggregate's rows and its outgoing events commit together."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from contracts.envelope import Envelope
+from services.runtime.tables import inbox, outbox
+
+
+class UnitOfWork:
+    """``async with uow_factory() as uow: ...; uow.publish(topic, envelope); await uow.commit()``.
+
+    Leaving the block without ``commit()`` rolls back, events included.
+    """
+
+    def __init__(self, engine: AsyncEngine, committed: asyncio.Event | None = None) -> None:
+        self._engine = engine
+        self._committed = committed
+        self._conn: AsyncConnection | None = None
+        self._pending: list[tuple[str, Envelope]] = []
+
+    async def __aenter__(self) -> Self:
+        self._conn = await self._engine.connect()
+        await self._conn.begin()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        conn = self._conn
+        self._conn = None
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction():
+                await conn.rollback()
+        finally:
+            await conn.close()
+
+    @property
+    def conn(self) -> AsyncConnection:
+        if self._conn is None:
+            raise RuntimeError("unit of work used outside its 'async with' block")
+        return self._conn
+
+    def publish(self, topic: str, envelope: Envelope) -> None:
+        """Queue an event; it is written to the outbox in this transaction and sent after commit."""
+        self._pending.append((topic, envelope))
+
+    async def first_time(self, consumer: str, source: str, event_id: str) -> bool:
+        """Record an incoming event in the inbox; False when this consumer already processed it."""
+        dialect = self.conn.dialect.name
+        values = {"consumer": consumer, "source": source, "event_id": event_id, "processed_at": datetime.now(UTC)}
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt = pg_insert(inbox).values(values).on_conflict_do_nothing()
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(inbox).values(values).on_conflict_do_nothing()
+        result = await self.conn.execute(stmt)
+        return bool(result.rowcount)
+
+    async def commit(self) -> None:
+        if self._pending:
+            now = datetime.now(UTC)
+            await self.conn.execute(
+                sa.insert(outbox),
+                [
+                    {
+                        "event_id": env.id,
+                        "topic": topic,
+                        "key": env.key,
+                        "headers": [[name, value.decode()] for name, value in env.headers()],
+                        "value": env.value(),
+                        "created_at": now,
+                    }
+                    for topic, env in self._pending
+                ],
+            )
+        await self.conn.commit()
+        had_events = bool(self._pending)
+        self._pending.clear()
+        if had_events and self._committed is not None:
+            self._committed.set()
