@@ -20,6 +20,8 @@ CONSUMER = "analytics"  # consumer group and DLQ: dlq.analytics.v1
 class AnalyticsSettings(ServiceSettings):
     #: ``chdb://<path>`` (embedded, default under var/) or a server URL, e.g. ``http://user:pw@host:8123/db``.
     clickhouse_url: str | None = None
+    #: Database inside ClickHouse; created at start when missing.
+    clickhouse_database: str | None = None
     ingest_max_records: int = 5000
 
 
@@ -28,7 +30,7 @@ def build(settings: AnalyticsSettings | None = None, *, clock: Clock | None = No
     shared = SharedSettings()
     url = settings.clickhouse_url or f"chdb://{shared.var_dir / 'analytics'}"
     service = Service(settings, shared=shared, clock=clock, with_database=False)
-    ch = ClickHouse(connect(url))
+    ch = ClickHouse(connect(url, settings.clickhouse_database))
     ingest = Ingest(ch, service.clock)
 
     async def prepare() -> None:

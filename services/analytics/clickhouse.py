@@ -13,17 +13,27 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 
-def connect(url: str) -> Client:
+def connect(url: str, database: str | None = None) -> Client:
     """``chdb://var/analytics`` is a data path relative to the working directory (``chdb:///abs`` absolute);
-    anything else is a ClickHouse server URL."""
+    anything else is a ClickHouse server URL. ``database`` is created when missing."""
+    options: dict[str, Any]
     if url.startswith("chdb://"):
         location = url[len("chdb://"):].split("?")[0]
-        if location in ("", "memory", ":memory:"):
-            return clickhouse_connect.get_client(interface="chdb")
-        path = Path(location).resolve()
-        path.mkdir(parents=True, exist_ok=True)
-        return clickhouse_connect.get_client(interface="chdb", path=str(path))
-    return clickhouse_connect.get_client(dsn=url)
+        options = {"interface": "chdb"}
+        if location not in ("", "memory", ":memory:"):
+            path = Path(location).resolve()
+            path.mkdir(parents=True, exist_ok=True)
+            options["path"] = str(path)
+    else:
+        options = {"dsn": url}
+    if database:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", database):
+            raise ValueError(f"bad ClickHouse database name {database!r}")
+        bootstrap = clickhouse_connect.get_client(**options)
+        bootstrap.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+        bootstrap.close()
+        options["database"] = database
+    return clickhouse_connect.get_client(**options)
 
 
 def migration_files() -> list[tuple[int, str, str]]:

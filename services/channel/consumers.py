@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
-
-from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from contracts import topics
@@ -21,17 +18,17 @@ from services.runtime.service import Service
 FEED_CONSUMER = "channel"  # consumer group and DLQ: dlq.channel.v1
 
 
-def check_feed_origin(record: ConsumerRecord[Any, Any], envelope: Envelope) -> None:
+def check_feed_origin(topic: str, envelope: Envelope) -> None:
     """The topic authenticates the platform (prefixed ACLs); a record claiming another platform is refused."""
-    platform = topics.platform_of_feed_topic(str(record.topic))
+    platform = topics.platform_of_feed_topic(topic)
     if platform is None:
-        raise Rejected("not-a-feed-topic", f"{record.topic} is not feed.<platform_id>.complaints.v1")
+        raise Rejected("not-a-feed-topic", f"{topic} is not feed.<platform_id>.complaints.v1")
     if envelope.type != ComplaintSubmitted.event_type:
         raise Rejected("unexpected-type", f"{envelope.type} on a complaint feed; expected {ComplaintSubmitted.event_type}")
     if envelope.source != f"/platforms/{platform}":
-        raise Rejected("platform-mismatch", f"ce_source {envelope.source!r} on {record.topic}; expected /platforms/{platform}")
+        raise Rejected("platform-mismatch", f"ce_source {envelope.source!r} on {topic}; expected /platforms/{platform}")
     if envelope.platformid and envelope.platformid != platform:
-        raise Rejected("platform-mismatch", f"ce_platformid {envelope.platformid!r} on {record.topic}")
+        raise Rejected("platform-mismatch", f"ce_platformid {envelope.platformid!r} on {topic}")
 
 
 def feed_handler(service: Service, intake: Intake):  # type: ignore[no-untyped-def]

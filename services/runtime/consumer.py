@@ -43,10 +43,8 @@ class Delivery:
 
     record: ConsumerRecord[Any, Any]
     envelope: Envelope
-
-    @property
-    def topic(self) -> str:
-        return str(self.record.topic)
+    #: The logical topic name (without the deployment's prefix).
+    topic: str
 
 
 #: A batch handler processes deliveries in one transaction and returns those it rejects for good.
@@ -56,11 +54,11 @@ BatchHandler = Callable[[Sequence[Delivery]], Awaitable[Sequence[tuple[Delivery,
 class DeadLetters:
     """Writes the original record plus error headers to ``dlq.<consumer>.v1``, and waits for the ack."""
 
-    def __init__(self, producer: EventProducer, *, service: str, consumer: str) -> None:
+    def __init__(self, producer: EventProducer, *, service: str, consumer: str, topic_prefix: str = "") -> None:
         self.producer = producer
         self.service = service
         self.consumer = consumer
-        self.topic = topics.dlq(consumer)
+        self.topic = topic_prefix + topics.dlq(consumer)
 
     async def send(self, record: ConsumerRecord[Any, Any], reason: str, detail: str, attempts: int) -> None:
         headers = list(record.headers or ()) + [
@@ -95,8 +93,10 @@ class ReliableConsumer:
         dead_letters: DeadLetters,
         max_attempts: int = 3,
         retry_backoff: float = 0.2,
-        precheck: Callable[[ConsumerRecord[Any, Any], Envelope], None] | None = None,
+        precheck: Callable[[str, Envelope], None] | None = None,
+        topic_prefix: str = "",
     ) -> None:
+        self.topic_prefix = topic_prefix
         self.service = service
         self.consumer = consumer
         self.handler = handler
@@ -109,17 +109,18 @@ class ReliableConsumer:
         """Handle one polled batch; returns only when every record is applied or dead-lettered."""
         good: list[Delivery] = []
         for record in records:
+            topic = str(record.topic).removeprefix(self.topic_prefix)
             try:
                 envelope = from_record(record.key, record.value, record.headers)
                 if self.precheck is not None:
-                    self.precheck(record, envelope)
+                    self.precheck(topic, envelope)
             except EnvelopeError as exc:
                 await self.dead_letters.send(record, exc.reason, exc.detail, attempts=0)
                 continue
             except Rejected as exc:
                 await self.dead_letters.send(record, exc.reason, exc.detail, attempts=0)
                 continue
-            good.append(Delivery(record, envelope))
+            good.append(Delivery(record, envelope, topic))
         if good:
             await self._apply(good)
         CONSUMED.labels(self.service, self.consumer).inc(len(records))
@@ -162,9 +163,9 @@ class ReliableConsumer:
     ) -> None:
         kwargs: dict[str, Any] = {}
         if pattern is not None:
-            kwargs["pattern"] = pattern
+            kwargs["pattern"] = self.topic_prefix + pattern
         subscriber = broker.subscriber(
-            *topic_names,
+            *(self.topic_prefix + name for name in topic_names),
             group_id=group_id,
             batch=True,
             max_records=max_records,

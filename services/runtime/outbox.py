@@ -32,7 +32,9 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 0.2,
         keep_sent: timedelta = timedelta(days=1),
+        topic_prefix: str = "",
     ) -> None:
+        self.topic_prefix = topic_prefix
         self.service = service
         self.engine = engine
         self.producer = producer
@@ -86,7 +88,7 @@ class OutboxRelay:
         # idempotent producer keeps that order through retries.
         futures = [
             await self.producer.send(
-                row.topic,
+                self.topic_prefix + row.topic,
                 value=row.value,
                 key=row.key,
                 headers=[(name, value.encode()) for name, value in row.headers],

@@ -45,7 +45,8 @@ class Service:
         self.committed = asyncio.Event()
         self.relay: OutboxRelay | None = (
             OutboxRelay(service=self.name, engine=self.engine, producer=self.producer, wakeup=self.committed,
-                        batch_size=settings.relay_batch_size, poll_interval=settings.relay_poll_interval_ms / 1000)
+                        batch_size=settings.relay_batch_size, poll_interval=settings.relay_poll_interval_ms / 1000,
+                        topic_prefix=settings.topic_prefix)
             if self.engine is not None
             else None
         )
@@ -64,7 +65,8 @@ class Service:
             service=self.name,
             consumer=consumer,
             handler=handler,
-            dead_letters=DeadLetters(self.producer, service=self.name, consumer=consumer),
+            dead_letters=DeadLetters(self.producer, service=self.name, consumer=consumer, topic_prefix=self.settings.topic_prefix),
+            topic_prefix=self.settings.topic_prefix,
             max_attempts=self.settings.consumer_max_attempts,
             retry_backoff=self.settings.consumer_retry_backoff_ms / 1000,
             **kwargs,

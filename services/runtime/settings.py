@@ -45,6 +45,8 @@ class ServiceSettings(BaseSettings):
     port: int = 0
     database_url: str = ""
     kafka_bootstrap_servers: str = Field(default_factory=lambda: os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
+    #: Prefix of every topic name in this deployment (tests give each test its own, e.g. ``t1a2b.``).
+    topic_prefix: str = Field(default_factory=lambda: os.environ.get("REDSHIELD_TOPIC_PREFIX", ""))
     #: Pattern subscribers refresh topic metadata at least this often, so a new platform's feed is joined.
     kafka_metadata_max_age_ms: int = 10_000
     consumer_max_attempts: int = 3

@@ -1,0 +1,65 @@
+"""Fixtures every test shares: a real Kafka broker, an isolated topic prefix, real databases."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+# Nothing a test does may touch the checkout's own var/: state lives in one temporary folder per session.
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="redshield-tests-"))
+os.environ["REDSHIELD_VAR_DIR"] = str(_SESSION_DIR / "var")
+os.environ.setdefault("REDSHIELD_ENV", "test")
+os.environ.setdefault("REDSHIELD_LOG_JSON", "false")
+
+from tests.kafka_broker import kafka  # noqa: E402
+
+POSTGRES_URL = os.environ.get("REDSHIELD_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(scope="session")
+def session_dir() -> Path:
+    return _SESSION_DIR
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(session_dir: Path) -> Iterator[str]:
+    with kafka(session_dir / "kafka") as bootstrap:
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+        yield bootstrap
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A topic prefix of this test's own, so tests never read each other's events."""
+    return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture(scope="session")
+def chdb_url(session_dir: Path) -> str:
+    # chDB opens one data path per process; tests share it and each takes a database of its own.
+    return f"chdb://{session_dir / 'chdb'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[str, str | None]]:
+    """(url, schema): a fresh SQLite file, or a fresh schema in the PostgreSQL of REDSHIELD_TEST_POSTGRES_URL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'service.db'}", None
+        return
+    if not POSTGRES_URL:
+        pytest.skip("REDSHIELD_TEST_POSTGRES_URL is not set (CI sets it; see .ci/run)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield POSTGRES_URL, schema
+    import sqlalchemy as sa
+
+    from services.runtime.db import sync_url
+
+    engine = sa.create_engine(sync_url(POSTGRES_URL))
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
