@@ -1,71 +1,168 @@
-"""Golden example payloads: one per event type, committed under ``contracts/examples/``."""
+"""Golden examples: for each event type, payloads with the CloudEvents attributes of their Kafka record.
+
+``python -m contracts.generate`` writes them under ``contracts/golden/<event_type>/``: ``<n>.json`` is the
+``data`` and ``<n>.record.json`` the whole binary-mode record (key, headers, value). Ids and times are
+fixed so the committed files never change unless an example does.
+"""
 
 from __future__ import annotations
 
-from typing import Final
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
 
+from contracts.envelope import Envelope
 from contracts.events.base import EventData
 from contracts.events.channel import ComplaintReceived, ComplaintSubmitted
 
-GOLDEN: Final[dict[str, list[EventData]]] = {
+#: The W3C trace-context example value: golden records that carry a trace use it.
+TRACEPARENT: Final = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def fixed_uuid7(moment: datetime, serial: int) -> str:
+    """A UUIDv7 for ``moment`` whose random bits are ``serial``: valid, time-ordered and reproducible."""
+    unix_ms = int(moment.timestamp() * 1000)
+    value = (unix_ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= 0b10 << 62
+    value |= serial & ((1 << 62) - 1)
+    return str(uuid.UUID(int=value))
+
+
+@dataclass(frozen=True, slots=True)
+class Golden:
+    """One golden example: an event's data and the attributes its record carries."""
+
+    data: EventData
+    source: str
+    subject: str
+    time: datetime
+    serial: int
+    region: str | None = None
+    platformid: str | None = None
+    traceparent: str | None = None
+
+    @property
+    def id(self) -> str:
+        return fixed_uuid7(self.time, self.serial)
+
+    def payload(self) -> dict[str, Any]:
+        """The event's ``data`` as it travels: JSON values, absent optionals left out."""
+        return self.data.model_dump(mode="json", exclude_none=True)
+
+    def envelope(self) -> Envelope:
+        model = type(self.data)
+        return Envelope(
+            type=model.event_type,
+            source=self.source,
+            subject=self.subject,
+            data=self.payload(),
+            id=self.id,
+            time=self.time,
+            dataschema=model.dataschema(),
+            region=self.region,
+            platformid=self.platformid,
+            traceparent=self.traceparent,
+        )
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+GOLDEN: Final[dict[str, list[Golden]]] = {
     ComplaintSubmitted.event_type: [
-        ComplaintSubmitted.model_validate(
-            {
-                "platform_complaint_id": "TM-2026-000123",
-                "kind": "complaint",
-                "received_at": "2026-11-20T09:30:00+08:00",
-                "merchant": {"store_id": "S-88231", "store_name": "西湖茶叶旗舰店", "uscc": "91330106MA2H0C3T5D", "region": "330106"},
-                "order": {"order_id": "O-7712", "amount": "299.00", "goods_category": "食品"},
-                "category": "quality",
-                "description": "收到的龙井茶叶有霉味，商家拒绝退货。",
-                "consumer": {"name": "张三", "phone": "13800000000"},
-            }
+        Golden(
+            data=ComplaintSubmitted.model_validate(
+                {
+                    "platform_complaint_id": "TM-2026-000123",
+                    "kind": "complaint",
+                    "received_at": "2026-11-20T09:30:00+08:00",
+                    "merchant": {"store_id": "S-88231", "store_name": "西湖茶叶旗舰店", "uscc": "91330106MA2H0C3T5D", "region": "330106"},
+                    "order": {"order_id": "O-7712", "amount": "299.00", "goods_category": "食品"},
+                    "category": "quality",
+                    "description": "收到的龙井茶叶有霉味，商家拒绝退货。",
+                    "consumer": {"name": "张三", "phone": "13800000000"},
+                }
+            ),
+            source="/platforms/P001",
+            subject="TM-2026-000123",
+            time=_at("2026-11-20T09:30:01.250+08:00"),
+            serial=1,
+            region="330106",
+            platformid="P001",
+            traceparent=TRACEPARENT,
         ),
-        ComplaintSubmitted.model_validate(
-            {
-                "platform_complaint_id": "TM-2026-000124",
-                "kind": "report",
-                "received_at": "2026-11-21T14:05:00+08:00",
-                "merchant": {"store_id": "S-10002", "store_name": "潮流数码专营店"},
-                "order": {"amount": "0", "goods_category": "数码"},
-                "category": "counterfeit",
-                "description": "该店铺销售假冒品牌耳机。",
-            }
+        Golden(
+            data=ComplaintSubmitted.model_validate(
+                {
+                    "platform_complaint_id": "TM-2026-000124",
+                    "kind": "report",
+                    "received_at": "2026-11-21T14:05:00+08:00",
+                    "merchant": {"store_id": "S-10002", "store_name": "潮流数码专营店"},
+                    "order": {"amount": "0", "goods_category": "数码"},
+                    "category": "counterfeit",
+                    "description": "该店铺销售假冒品牌耳机。",
+                }
+            ),
+            source="/platforms/P001",
+            subject="TM-2026-000124",
+            time=_at("2026-11-21T14:05:00+08:00"),
+            serial=2,
+            platformid="P001",
         ),
     ],
     ComplaintReceived.event_type: [
-        ComplaintReceived.model_validate(
-            {
-                "complaint_id": "019a9c4e-5a00-7000-8000-000000000001",
-                "platform_id": "P001",
-                "platform_complaint_id": "TM-2026-000123",
-                "kind": "complaint",
-                "intake": "platform_api",
-                "received_at": "2026-11-20T09:30:00+08:00",
-                "rule_set": "samr-order-121",
-                "region": "330106",
-                "merchant": {"store_id": "S-88231", "store_name": "西湖茶叶旗舰店", "uscc": "91330106MA2H0C3T5D", "region": "330106"},
-                "order": {"order_id": "O-7712", "amount": "299.00", "goods_category": "食品"},
-                "category": "quality",
-                "description": "收到的龙井茶叶有霉味，商家拒绝退货。",
-                "consumer_hash": "3f1c0e5d0d4b7f2a9b8c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a",
-            }
+        Golden(
+            data=ComplaintReceived.model_validate(
+                {
+                    "complaint_id": "019a9c4e-5a00-7000-8000-000000000001",
+                    "platform_id": "P001",
+                    "platform_complaint_id": "TM-2026-000123",
+                    "kind": "complaint",
+                    "intake": "platform_api",
+                    "received_at": "2026-11-20T09:30:00+08:00",
+                    "rule_set": "samr-order-121",
+                    "region": "330106",
+                    "merchant": {"store_id": "S-88231", "store_name": "西湖茶叶旗舰店", "uscc": "91330106MA2H0C3T5D", "region": "330106"},
+                    "order": {"order_id": "O-7712", "amount": "299.00", "goods_category": "食品"},
+                    "category": "quality",
+                    "description": "收到的龙井茶叶有霉味，商家拒绝退货。",
+                    "consumer_hash": "3f1c0e5d0d4b7f2a9b8c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a",
+                }
+            ),
+            source="/redshield/channel",
+            subject="019a9c4e-5a00-7000-8000-000000000001",
+            time=_at("2026-11-20T09:30:02.500+08:00"),
+            serial=3,
+            region="330106",
+            platformid="P001",
+            traceparent=TRACEPARENT,
         ),
-        ComplaintReceived.model_validate(
-            {
-                "complaint_id": "019a9c4e-5a00-7000-8000-000000000002",
-                "platform_id": "P002",
-                "platform_complaint_id": "JD-555",
-                "kind": "report",
-                "intake": "platform_feed",
-                "received_at": "2026-03-01T08:00:00+08:00",
-                "rule_set": "samr-order-20",
-                "region": "330100",
-                "merchant": {"store_id": "S-10002", "store_name": "潮流数码专营店"},
-                "order": {"amount": "0.00", "goods_category": "数码"},
-                "category": "counterfeit",
-                "description": "该店铺销售假冒品牌耳机。",
-            }
+        Golden(
+            data=ComplaintReceived.model_validate(
+                {
+                    "complaint_id": "019a9c4e-5a00-7000-8000-000000000002",
+                    "platform_id": "P002",
+                    "platform_complaint_id": "JD-555",
+                    "kind": "report",
+                    "intake": "platform_feed",
+                    "received_at": "2026-03-01T08:00:00+08:00",
+                    "rule_set": "samr-order-20",
+                    "region": "330100",
+                    "merchant": {"store_id": "S-10002", "store_name": "潮流数码专营店"},
+                    "order": {"amount": "0.00", "goods_category": "数码"},
+                    "category": "counterfeit",
+                    "description": "该店铺销售假冒品牌耳机。",
+                }
+            ),
+            source="/redshield/channel",
+            subject="019a9c4e-5a00-7000-8000-000000000002",
+            time=_at("2026-03-01T08:00:03+08:00"),
+            serial=4,
+            region="330100",
+            platformid="P002",
         ),
     ],
 }

@@ -68,7 +68,9 @@ controller.listener.names=CONTROLLER
 # Clients: SCRAM-SHA-512 only.
 sasl.enabled.mechanisms=SCRAM-SHA-512
 sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+# INTERNAL's entry doubles as the broker's own inter-broker login; EXTERNAL only verifies clients.
 listener.name.internal.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="${KAFKA_ADMIN_PASSWORD}";
+listener.name.external.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 # Controller (loopback only): SASL/PLAIN with the admin principal.
 sasl.mechanism.controller.protocol=PLAIN
 listener.name.controller.sasl.enabled.mechanisms=PLAIN

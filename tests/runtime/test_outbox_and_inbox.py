@@ -1,0 +1,97 @@
+"""The outbox publishes what committed, in commit order, once; the inbox turns a redelivery into a no-op.
+Each runs on SQLite and, where REDSHIELD_TEST_POSTGRES_URL is set, on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import sqlalchemy as sa
+
+from contracts.envelope import Envelope, from_record
+from services.runtime import db
+from services.runtime.kafka import new_producer
+from services.runtime.outbox import OutboxRelay
+from services.runtime.settings import load
+from services.runtime.tables import outbox
+from services.runtime.uow import UnitOfWork
+from tests.harness import read_topic
+
+
+def event(n: int, subject: str = "c-1") -> Envelope:
+    return Envelope(type="redshield.channel.complaint.received.v1", source="/redshield/test", subject=subject, data={"n": n})
+
+
+async def prepared(database: tuple[str, str | None]) -> sa.ext.asyncio.AsyncEngine:
+    url, schema = database
+    await asyncio.to_thread(db.migrate, "bridge", url, schema=schema)  # bridge holds only the runtime tables
+    return db.create_engine(url, schema=schema)
+
+
+async def test_committed_events_are_published_in_commit_order_and_marked_sent(database: tuple[str, str | None], kafka_bootstrap: str, prefix: str) -> None:
+    engine = await prepared(database)
+    wakeup = asyncio.Event()
+    for n in range(5):
+        async with UnitOfWork(engine, wakeup) as uow:
+            uow.publish("test.events.v1", event(n))
+            await uow.commit()
+    producer = new_producer(load("bridge", kafka_bootstrap_servers=kafka_bootstrap))
+    await producer.start()
+    relay = OutboxRelay(service="bridge", engine=engine, producer=producer, wakeup=wakeup, topic_prefix=prefix)
+    try:
+        assert await relay.backlog() == 5
+        assert await relay.publish_pending() == 5
+        assert await relay.backlog() == 0
+        assert await relay.publish_pending() == 0
+    finally:
+        await producer.stop()
+    records = await read_topic(kafka_bootstrap, prefix + "test.events.v1", 5)
+    assert [from_record(r.key, r.value, r.headers).data["n"] for r in records] == [0, 1, 2, 3, 4]
+    assert all(r.key == b"c-1" for r in records)
+    await engine.dispose()
+
+
+async def test_a_rolled_back_use_case_leaves_no_event_behind(database: tuple[str, str | None]) -> None:
+    engine = await prepared(database)
+    async with UnitOfWork(engine) as uow:
+        uow.publish("test.events.v1", event(1))
+        # leaving without commit() is a rollback
+    async with engine.connect() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(outbox))).scalar_one() == 0
+    await engine.dispose()
+
+
+async def test_the_inbox_accepts_an_event_once_per_consumer(database: tuple[str, str | None]) -> None:
+    engine = await prepared(database)
+    async with UnitOfWork(engine) as uow:
+        assert await uow.first_time("channel", "/platforms/P001", "e-1") is True
+        assert await uow.first_time("channel", "/platforms/P001", "e-1") is False
+        assert await uow.first_time("analytics", "/platforms/P001", "e-1") is True
+        assert await uow.first_time("channel", "/platforms/P002", "e-1") is True
+        await uow.commit()
+    async with UnitOfWork(engine) as uow:
+        assert await uow.first_time("channel", "/platforms/P001", "e-1") is False
+    await engine.dispose()
+
+
+async def test_an_unsent_row_survives_a_failed_publish_and_goes_out_on_the_next_pass(database: tuple[str, str | None], kafka_bootstrap: str, prefix: str) -> None:
+    engine = await prepared(database)
+    async with UnitOfWork(engine) as uow:
+        uow.publish("test.events.v1", event(7))
+        await uow.commit()
+    unreachable = new_producer(load("bridge", kafka_bootstrap_servers="127.0.0.1:1"), request_timeout_ms=1000)
+    relay = OutboxRelay(service="bridge", engine=engine, producer=unreachable, wakeup=asyncio.Event(), topic_prefix=prefix)
+    try:
+        await unreachable.start()
+    except Exception as exc:  # the broker is unreachable by design: nothing is published, nothing marked
+        assert "connect" in repr(exc).lower() or "KafkaConnectionError" in type(exc).__name__
+    assert await relay.backlog() == 1
+    producer = new_producer(load("bridge", kafka_bootstrap_servers=kafka_bootstrap))
+    await producer.start()
+    try:
+        relay.producer = producer
+        assert await relay.publish_pending() == 1
+    finally:
+        await producer.stop()
+    (record,) = await read_topic(kafka_bootstrap, prefix + "test.events.v1", 1)
+    assert from_record(record.key, record.value, record.headers).data == {"n": 7}
+    await engine.dispose()
