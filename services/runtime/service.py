@@ -87,7 +87,7 @@ class Service:
         await self.producer.start()
         for hook in self._on_start:
             await hook()
-        if self.relay is not None:
+        if self.relay is not None and self.settings.relay_enabled:
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
         await self.broker.start()
         log.info("service started", extra={"fields": {"port": self.settings.port}})
@@ -98,7 +98,7 @@ class Service:
             await self.broker.stop()
         for hook in reversed(self._on_stop):
             await hook()
-        if self.relay is not None:
+        if self.relay is not None and self.settings.relay_enabled:
             await self.relay.stop()
         for task in self._tasks:
             task.cancel()

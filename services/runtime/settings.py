@@ -51,6 +51,9 @@ class ServiceSettings(BaseSettings):
     kafka_metadata_max_age_ms: int = 10_000
     consumer_max_attempts: int = 3
     consumer_retry_backoff_ms: int = 200
+    #: Run the outbox relay in this process. Off for a dedicated relay process, or for crash drills
+    #: (events commit and wait in the outbox until a relay runs).
+    relay_enabled: bool = True
     relay_batch_size: int = 500
     relay_poll_interval_ms: int = 200
     max_body_bytes: int = 1_048_576
