@@ -1,0 +1,64 @@
+"""Processors are pure: the same event gives the same rows, every time; unknown types are kept raw."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from contracts.envelope import Envelope
+from contracts.examples import GOLDEN
+from contracts.registry import EVENT_MODELS
+from services.analytics.processors import COLUMNS, Position, ProcessorError, process
+
+INGESTED = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+
+def golden_envelopes() -> list[Envelope]:
+    found = []
+    for examples in GOLDEN.values():
+        for golden in examples:
+            found.append(Envelope(type=golden.data.event_type, source=golden.source, subject=golden.subject,
+                                  data=golden.data.model_dump(mode="json", exclude_none=True), id=golden.id, time=golden.time,
+                                  region=golden.region, platformid=golden.platformid))
+    return found
+
+
+@pytest.mark.parametrize("envelope", golden_envelopes(), ids=lambda e: f"{e.type}:{e.subject}")
+def test_every_golden_example_gives_identical_rows_twice(envelope: Envelope) -> None:
+    position = Position("channel.complaints.v1", 0, 42)
+    first = process(envelope, position, INGESTED)
+    second = process(envelope, position, INGESTED)
+    assert first.by_table == second.by_table
+    assert first.unknown_type is None
+    for table, rows in first.by_table.items():
+        assert all(len(row) == len(COLUMNS[table]) for row in rows)
+
+
+def test_every_event_type_has_a_golden_example() -> None:
+    assert set(GOLDEN) == set(EVENT_MODELS)
+
+
+def test_a_received_complaint_becomes_one_complaint_row_and_one_raw_event() -> None:
+    (envelope,) = [e for e in golden_envelopes() if e.type == "redshield.channel.complaint.received.v1"][:1]
+    rows = process(envelope, Position("channel.complaints.v1", 1, 7), INGESTED)
+    assert len(rows.by_table["complaints"]) == 1
+    assert len(rows.by_table["events"]) == 1
+    complaint = dict(zip(COLUMNS["complaints"], rows.by_table["complaints"][0], strict=True))
+    assert complaint["complaint_id"] == envelope.data["complaint_id"]
+    assert complaint["received_at"].tzinfo is not None
+
+
+def test_an_unknown_type_is_kept_raw_and_named() -> None:
+    envelope = Envelope(type="redshield.future.thing.happened.v9", source="/redshield/future", subject="x", data={"a": 1})
+    rows = process(envelope, Position("channel.complaints.v1", 0, 1), INGESTED)
+    assert rows.unknown_type == "redshield.future.thing.happened.v9"
+    assert list(rows.by_table) == ["events"]
+    event = dict(zip(COLUMNS["events"], rows.by_table["events"][0], strict=True))
+    assert event["known"] == 0 and event["data"] == '{"a":1}'
+
+
+def test_a_known_type_with_unusable_data_is_a_processor_error() -> None:
+    envelope = Envelope(type="redshield.channel.complaint.received.v1", source="/redshield/channel", subject="x", data={"complaint_id": 5})
+    with pytest.raises(ProcessorError):
+        process(envelope, Position("channel.complaints.v1", 0, 1), INGESTED)
