@@ -32,12 +32,12 @@ INTERNAL_TOPICS: Final[tuple[str, ...]] = (
     ANALYTICS_WARNINGS,
 )
 
-PLATFORM_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+PLATFORM_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 
 #: Every platform's complaint feed; channel subscribes by pattern so new platforms join without a restart.
 FEED_COMPLAINTS_PATTERN: Final = r"feed\.[A-Za-z0-9][A-Za-z0-9_-]{0,31}\.complaints\.v1"
 FEED_ANSWERS_PATTERN: Final = r"feed\.[A-Za-z0-9][A-Za-z0-9_-]{0,31}\.answers\.v1"
-_FEED_TOPIC_RE: Final = re.compile(r"^feed\.(?P<platform>[A-Za-z0-9][A-Za-z0-9_-]{0,31})\.(?P<kind>complaints|answers)\.v1$")
+_FEED_TOPIC_RE: Final = re.compile(r"feed\.(?P<platform>[A-Za-z0-9][A-Za-z0-9_-]{0,31})\.(?P<kind>complaints|answers)\.v1")
 
 
 def feed_complaints(platform_id: str) -> str:
@@ -53,7 +53,7 @@ def notify(platform_id: str) -> str:
 
 
 def region(region_code: str) -> str:
-    if not re.fullmatch(r"\d{6}", region_code):
+    if not re.fullmatch(r"[0-9]{6}", region_code):
         raise ValueError(f"region code must be 6 digits, got {region_code!r}")
     return f"region.{region_code}.v1"
 
@@ -64,11 +64,11 @@ def dlq(consumer_group: str) -> str:
 
 def platform_of_feed_topic(topic: str) -> str | None:
     """The platform a feed topic belongs to: the topic name is what authenticates the platform."""
-    match = _FEED_TOPIC_RE.match(topic)
+    match = _FEED_TOPIC_RE.fullmatch(topic)
     return match.group("platform") if match else None
 
 
 def _checked(platform_id: str) -> str:
-    if not PLATFORM_ID_RE.match(platform_id):
+    if not PLATFORM_ID_RE.fullmatch(platform_id):
         raise ValueError(f"invalid platform id {platform_id!r}")
     return platform_id

@@ -13,7 +13,7 @@ from contracts import topics
 from contracts.codes import ComplaintCategory, FilingKind, IntakeChannel, RuleSet
 from contracts.events.base import EventData
 
-RegionCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
+RegionCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
 Uscc = Annotated[str, StringConstraints(pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$")]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 
@@ -25,11 +25,11 @@ def _aware(moment: datetime) -> datetime:
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
-_AMOUNT_RE = re.compile(r"^(0|[1-9]\d{0,11})(\.\d{1,2})?$")
+_AMOUNT_RE = re.compile(r"(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?")
 
 
 def _amount(value: str) -> str:
-    if not _AMOUNT_RE.match(value):
+    if not _AMOUNT_RE.fullmatch(value):
         raise ValueError("amount must be a decimal string in CNY with at most 2 decimals, e.g. '199.00'")
     return str(Decimal(value).quantize(Decimal("0.01")))
 

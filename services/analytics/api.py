@@ -1,6 +1,7 @@
 """analytics' HTTP routes: the cockpits, scoped to the caller."""
 
 
+import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Annotated, Any
 
@@ -50,9 +51,9 @@ def build_router(service: Service, ch: ClickHouse, ingest: Ingest) -> APIRouter:
         f_end = parse_moment("to", end, now + timedelta(seconds=1), end_of_day=True)
         if f_end <= f_start:
             raise _bad_filter("to", "must be after 'from'")
-        if region is not None and not (region.isdigit() and len(region) == 6):
+        if region is not None and not re.fullmatch(r"[0-9]{6}", region):
             raise _bad_filter("region", f"{region!r} is not a 6-digit region code")
-        if platform is not None and not PLATFORM_ID_RE.match(platform):
+        if platform is not None and not PLATFORM_ID_RE.fullmatch(platform):
             raise _bad_filter("platform", f"{platform!r} is not a platform id")
         if category is not None and category not in ComplaintCategory.__members__.values():
             raise _bad_filter("category", f"{category!r} is not one of {', '.join(c.value for c in ComplaintCategory)}")

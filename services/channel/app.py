@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from contracts import topics
+from contracts.events.channel import ComplaintReceived
 from services.channel import api, consumers
 from services.channel.intake import Intake
 from services.runtime.clock import Clock
@@ -28,4 +30,5 @@ def build(settings: ChannelSettings | None = None, *, clock: Clock | None = None
     app = service.app(title="redshield channel (红旗渠)", description="The complaint canal: platforms file, the bureau watches.")
     api.install(app, service, intake)
     consumers.install(service, intake)
+    service.documents(topics.CHANNEL_COMPLAINTS, ComplaintReceived)
     return service, app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+
 from pydantic import ValidationError
 
 from contracts import topics

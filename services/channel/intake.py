@@ -11,7 +11,7 @@ from contracts.ids import new_id
 from services.channel import domain, store
 from services.runtime.clock import Clock
 from services.runtime.keys import FieldCipher
-from services.runtime.logs import traceparent_for, trace_id_var
+from services.runtime.logs import trace_id_var, traceparent_for
 from services.runtime.uow import UnitOfWork
 
 SOURCE = "/redshield/channel"

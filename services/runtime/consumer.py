@@ -12,7 +12,7 @@ import logging
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
@@ -21,8 +21,8 @@ from faststream.kafka.annotations import KafkaMessage
 
 from contracts import topics
 from contracts.envelope import Envelope, EnvelopeError, from_record
-from services.runtime.logs import trace_id_of, trace_id_var
 from services.runtime.kafka import EventProducer
+from services.runtime.logs import trace_id_of, trace_id_var
 from services.runtime.metrics import CONSUMED, DLQ_RECORDS
 
 log = logging.getLogger("redshield.consumer")
@@ -61,7 +61,8 @@ class DeadLetters:
         self.topic = topic_prefix + topics.dlq(consumer)
 
     async def send(self, record: ConsumerRecord[Any, Any], reason: str, detail: str, attempts: int) -> None:
-        headers = list(record.headers or ()) + [
+        headers = [
+            *(record.headers or ()),
             ("x-dlq-reason", reason.encode()),
             ("x-dlq-error", detail[:2000].encode()),
             ("x-dlq-consumer", self.consumer.encode()),
@@ -157,15 +158,12 @@ class ReliableConsumer:
         pattern: str | None = None,
         group_id: str,
         max_records: int = 500,
-        auto_offset_reset: str = "earliest",
+        auto_offset_reset: Literal["latest", "earliest", "none"] = "earliest",
         title: str | None = None,
         description: str | None = None,
     ) -> None:
-        kwargs: dict[str, Any] = {}
-        if pattern is not None:
-            kwargs["pattern"] = self.topic_prefix + pattern
         subscriber = broker.subscriber(
-            *(self.topic_prefix + name for name in topic_names),
+            *[self.topic_prefix + name for name in topic_names],
             group_id=group_id,
             batch=True,
             max_records=max_records,
@@ -175,7 +173,7 @@ class ReliableConsumer:
             decoder=_raw_decoder,
             title=title,
             description=description,
-            **kwargs,
+            pattern=self.topic_prefix + pattern if pattern is not None else None,
         )
 
         async def handle(body: Any, msg: KafkaMessage) -> None:

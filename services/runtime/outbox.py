@@ -7,6 +7,7 @@ A crash between publish and mark means the same events are sent again; consumers
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -120,8 +121,6 @@ class OutboxRelay:
             await conn.execute(sa.delete(outbox).where(outbox.c.sent_at.is_not(None), outbox.c.sent_at < cutoff))
 
     async def _sleep(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):  # the normal way to wake: the interval passed
             await asyncio.wait_for(self.wakeup.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
         self.wakeup.clear()

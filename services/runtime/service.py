@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts.events.base import EventData
 from services.runtime import db
 from services.runtime.auth import signing_key
 from services.runtime.clock import Clock, SystemClock
@@ -71,6 +72,11 @@ class Service:
             retry_backoff=self.settings.consumer_retry_backoff_ms / 1000,
             **kwargs,
         )
+
+    def documents(self, topic: str, model: type[EventData]) -> None:
+        """Name an event this service publishes (through its outbox) in its AsyncAPI document."""
+        self.broker.publisher(self.settings.topic_prefix + topic, schema=model, title=f"{self.name}/{model.event_type}",
+                              description=model.summary, include_in_schema=True)
 
     def on_start(self, hook: Callable[[], Awaitable[None]]) -> None:
         self._on_start.append(hook)

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Self
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import Envelope
@@ -56,14 +57,11 @@ class UnitOfWork:
         """Record an incoming event in the inbox; False when this consumer already processed it."""
         dialect = self.conn.dialect.name
         values = {"consumer": consumer, "source": source, "event_id": event_id, "processed_at": datetime.now(UTC)}
+        stmt: sa.Executable
         if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            stmt = pg_insert(inbox).values(values).on_conflict_do_nothing()
+            stmt = postgresql.insert(inbox).values(values).on_conflict_do_nothing()
         else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            stmt = sqlite_insert(inbox).values(values).on_conflict_do_nothing()
+            stmt = sqlite.insert(inbox).values(values).on_conflict_do_nothing()
         result = await self.conn.execute(stmt)
         return bool(result.rowcount)
 
