@@ -59,7 +59,7 @@ class Service:
     def uow(self) -> UnitOfWork:
         if self.engine is None:
             raise RuntimeError(f"{self.name} has no SQL database")
-        return UnitOfWork(self.engine, self.committed)
+        return UnitOfWork(self.engine, self.committed, service=self.name)
 
     def consumer(self, consumer: str, handler: BatchHandler, **kwargs: Any) -> ReliableConsumer:
         return ReliableConsumer(

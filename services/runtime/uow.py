@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import Envelope
+from services.runtime.metrics import INBOX_DUPLICATES
 from services.runtime.tables import inbox, outbox
 
 
@@ -21,8 +22,9 @@ class UnitOfWork:
     Leaving the block without ``commit()`` rolls back, events included.
     """
 
-    def __init__(self, engine: AsyncEngine, committed: asyncio.Event | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, committed: asyncio.Event | None = None, *, service: str = "") -> None:
         self._engine = engine
+        self._service = service
         self._committed = committed
         self._conn: AsyncConnection | None = None
         self._pending: list[tuple[str, Envelope]] = []
@@ -63,7 +65,10 @@ class UnitOfWork:
         else:
             stmt = sqlite.insert(inbox).values(values).on_conflict_do_nothing()
         result = await self.conn.execute(stmt)
-        return bool(result.rowcount)
+        first = bool(result.rowcount)
+        if not first:
+            INBOX_DUPLICATES.labels(self._service, consumer).inc()
+        return first
 
     async def commit(self) -> None:
         if self._pending:
