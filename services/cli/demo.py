@@ -10,6 +10,7 @@ recognises, and a run with more complaints tops up the first one.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import sys
@@ -20,6 +21,7 @@ from typing import Any, Final, Literal
 
 from contracts import topics
 from contracts.codes import CATEGORY_LABELS_ZH, ComplaintCategory
+from contracts.envelope import Envelope
 from contracts.uscc import complete
 
 CHINA_TIME: Final = timezone(timedelta(hours=8))
@@ -190,7 +192,8 @@ DESCRIPTIONS: Final[dict[ComplaintCategory, tuple[str, ...]]] = {
 }
 
 SURNAMES: Final = "王李张刘陈杨黄赵周吴徐孙朱马胡郭何林罗高"
-GIVEN: Final = ("伟", "芳", "娜", "敏", "静", "磊", "洋", "艳", "勇", "杰", "娟", "涛", "明", "超", "秀英", "晓东", "海燕", "建华", "丽华", "子涵")
+GIVEN: Final = ("伟", "芳", "娜", "敏", "静", "磊", "洋", "艳", "勇", "杰", "娟", "涛", "明", "超",
+                "秀英", "晓东", "海燕", "建华", "丽华", "子涵")
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +286,8 @@ async def _post_all(channel_url: str, items: list[DemoFiling]) -> tuple[int, lis
             nonlocal duplicates
             async with gate:
                 try:
-                    answer = await client.post("/v1/complaints", json=item.body, headers={"Authorization": f"Bearer {tokens[item.platform_id]}"})
+                    headers = {"Authorization": f"Bearer {tokens[item.platform_id]}"}
+                    answer = await client.post("/v1/complaints", json=item.body, headers=headers)
                 except httpx.HTTPError as exc:
                     errors.append(f"{item.platform_id} {item.body['platform_complaint_id']}: {exc!r}")
                     return
@@ -296,11 +300,16 @@ async def _post_all(channel_url: str, items: list[DemoFiling]) -> tuple[int, lis
     return duplicates, errors
 
 
+def envelope(item: DemoFiling) -> Envelope:
+    """The binary-mode CloudEvent a platform publishes on ``feed.<platform_id>.complaints.v1``."""
+    pid = item.platform_id
+    return Envelope(type=SUBMITTED_TYPE, source=f"/platforms/{pid}", subject=item.body["platform_complaint_id"],
+                    data=item.body, platformid=pid)
+
+
 async def _publish_all(bootstrap: str, prefix: str, items: list[DemoFiling]) -> None:
     """Each platform publishes on its own feed topic, the way a platform's integration would."""
     from aiokafka import AIOKafkaProducer
-
-    from contracts.envelope import Envelope
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, client_id="redshield-demo",
                                 request_timeout_ms=30_000)
@@ -308,10 +317,9 @@ async def _publish_all(bootstrap: str, prefix: str, items: list[DemoFiling]) -> 
     try:
         futures = []
         for item in items:
-            pid = item.platform_id
-            env = Envelope(type=SUBMITTED_TYPE, source=f"/platforms/{pid}", subject=item.body["platform_complaint_id"],
-                           data=item.body, platformid=pid)
-            futures.append(await producer.send(prefix + topics.feed_complaints(pid), key=env.key, value=env.value(), headers=env.headers()))
+            env = envelope(item)
+            futures.append(await producer.send(prefix + topics.feed_complaints(item.platform_id), key=env.key, value=env.value(),
+                                               headers=env.headers()))
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
@@ -348,6 +356,9 @@ async def run(complaints: int = 60, channel_url: str = "http://127.0.0.1:8102", 
     if complaints < 0:
         print("demo: --complaints must be 0 or more", file=sys.stderr)
         return 2
+    if not logging.getLogger().handlers:
+        # aiokafka warns while a feed topic is auto-created on first use; that is expected here.
+        logging.getLogger("aiokafka").setLevel(logging.ERROR)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     prefix = os.environ.get("REDSHIELD_TOPIC_PREFIX", "")
     items = filings(complaints, seed=seed)
@@ -364,7 +375,7 @@ async def run(complaints: int = 60, channel_url: str = "http://127.0.0.1:8102", 
     async def over_http_() -> int:
         try:
             duplicates, failed = await _post_all(channel_url, over_http)
-        except Exception as exc:  # noqa: BLE001 - reported, and the exit code says it failed
+        except Exception as exc:
             errors.append(f"HTTP {channel_url}: {exc!r}")
             return 0
         errors.extend(failed)
@@ -373,7 +384,7 @@ async def run(complaints: int = 60, channel_url: str = "http://127.0.0.1:8102", 
     async def over_feed_() -> None:
         try:
             await _publish_all(bootstrap, prefix, over_feed)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(f"Kafka {bootstrap}: {exc!r}")
 
     duplicates, _ = await asyncio.gather(over_http_() if over_http else _zero(), over_feed_() if over_feed else _zero())

@@ -58,7 +58,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     from services.cli.demo import run
 
-    return asyncio.run(run(complaints=args.complaints, channel_url=args.channel_url))
+    return asyncio.run(run(complaints=args.complaints, channel_url=args.channel_url, seed=args.seed))
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -96,6 +96,7 @@ def parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="post a small demo feed through the real API and Kafka feeds")
     demo.add_argument("--complaints", type=int, default=60)
     demo.add_argument("--channel-url", default="http://127.0.0.1:8102")
+    demo.add_argument("--seed", type=int, default=2026, help="same seed, same complaints (a rerun files only duplicates)")
     demo.set_defaults(func=_demo)
 
     bench = sub.add_parser("bench", help="benchmarks that print a table and a JSON line of figures")

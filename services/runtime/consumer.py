@@ -164,7 +164,8 @@ class ReliableConsumer:
     ) -> None:
         subscriber = broker.subscriber(
             *[self.topic_prefix + name for name in topic_names],
-            group_id=group_id,
+            # Groups are prefixed like topics, so deployments sharing a broker never share a group.
+            group_id=self.topic_prefix + group_id,
             batch=True,
             max_records=max_records,
             batch_timeout_ms=100,
