@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from contracts.events.analytics import WarningRaised
 from contracts.events.base import EventData
 from contracts.events.channel import ComplaintReceived, ComplaintSubmitted
 
@@ -12,6 +13,7 @@ EVENT_MODELS: Final[dict[str, type[EventData]]] = {
     for model in (
         ComplaintSubmitted,
         ComplaintReceived,
+        WarningRaised,
     )
 }
 

@@ -54,8 +54,9 @@ def _settings(name: str, **overrides: Any) -> Any:
 
 
 @asynccontextmanager
-async def running(name: str, *, kafka: str, prefix: str, database: tuple[str, str | None] | None = None,
-                  clock: Any = None, **overrides: Any) -> AsyncIterator[Running]:
+async def running(
+    name: str, *, kafka: str, prefix: str, database: tuple[str, str | None] | None = None, clock: Any = None, **overrides: Any
+) -> AsyncIterator[Running]:
     """Build, migrate and start one service in this process; stop it on exit."""
     options: dict[str, Any] = {"kafka_bootstrap_servers": kafka, "topic_prefix": prefix, **overrides}
     kwargs: dict[str, Any] = {"clock": clock}
@@ -94,7 +95,10 @@ class Process:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "services.cli.main", "serve", self.name, "--port", str(self.port)],
-            cwd=ROOT, env={**os.environ, **self.env}, stdout=log, stderr=log,
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=log,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -139,8 +143,9 @@ async def produce_events(kafka: str, topic: str, envelopes: Sequence[Envelope]) 
 
 async def read_topic(kafka: str, topic: str, count: int, timeout: float = 30.0) -> list[ConsumerRecord[Any, Any]]:
     """Read ``count`` records from the start of ``topic`` (no consumer group), or fail after ``timeout``."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None,
-                                metadata_max_age_ms=1000)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=kafka, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None, metadata_max_age_ms=1000
+    )
     await consumer.start()
     got: list[ConsumerRecord[Any, Any]] = []
     try:

@@ -30,7 +30,9 @@ def kafka(data_dir: Path) -> Iterator[str]:
     port = free_port()
     started = subprocess.run(
         ["bash", str(KAFKA_SH), "start", "--port", str(port), "--data", str(data_dir)],
-        capture_output=True, text=True, timeout=240,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     if started.returncode != 0:
         raise RuntimeError(f"Kafka did not start:\n{started.stderr[-4000:]}")

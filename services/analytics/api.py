@@ -1,6 +1,5 @@
 """analytics' HTTP routes: the cockpits, scoped to the caller."""
 
-
 import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Annotated, Any
@@ -12,6 +11,7 @@ from contracts.topics import PLATFORM_ID_RE
 from services.analytics import cockpits
 from services.analytics.clickhouse import ClickHouse
 from services.analytics.ingest import Ingest
+from services.analytics.warnings_job import list_warnings
 from services.runtime.auth import Caller, Role
 from services.runtime.http import Problem, require_role
 from services.runtime.service import Service
@@ -20,8 +20,9 @@ CHINA_TIME = timezone(timedelta(hours=8))
 
 
 def _bad_filter(name: str, detail: str) -> Problem:
-    return Problem(422, "Invalid filter", f"{name}: {detail}", "https://redshield.dev/problems/validation",
-                   errors=[{"field": name, "message": detail}])
+    return Problem(
+        422, "Invalid filter", f"{name}: {detail}", "https://redshield.dev/problems/validation", errors=[{"field": name, "message": detail}]
+    )
 
 
 def parse_moment(name: str, value: str | None, default: datetime, *, end_of_day: bool = False) -> datetime:
@@ -45,7 +46,9 @@ def build_router(service: Service, ch: ClickHouse, ingest: Ingest) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["cockpits"])
     CurrentCaller = Annotated[Caller, Depends(service.current_caller)]
 
-    def filters(caller: Caller, start: str | None, end: str | None, region: str | None, platform: str | None, category: str | None) -> cockpits.Filters:
+    def filters(
+        caller: Caller, start: str | None, end: str | None, region: str | None, platform: str | None, category: str | None
+    ) -> cockpits.Filters:
         now = service.clock.now()
         f_start = parse_moment("from", start, now - timedelta(days=30))
         f_end = parse_moment("to", end, now + timedelta(seconds=1), end_of_day=True)
@@ -73,7 +76,9 @@ def build_router(service: Service, ch: ClickHouse, ingest: Ingest) -> APIRouter:
             "lag_seconds": round((service.clock.now() - newest).total_seconds(), 3) if newest else None,
         }
 
-    @router.get("/cockpits/governance", summary="Platform governance cockpit: complaints and reports, by platform, category, region, state; trend")
+    @router.get(
+        "/cockpits/governance", summary="Platform governance cockpit: complaints and reports, by platform, category, region, state; trend"
+    )
     async def governance(
         caller: CurrentCaller,
         start: Annotated[str | None, Query(alias="from", description="RFC 3339 time or YYYY-MM-DD (inclusive)")] = None,
@@ -89,6 +94,31 @@ def build_router(service: Service, ch: ClickHouse, ingest: Ingest) -> APIRouter:
         answer["freshness"] = freshness()
         answer["generated_at"] = datetime.now(UTC).isoformat()
         return answer
+
+    @router.get("/risk/warnings", summary="Risk warnings raised: spikes against each series' baseline, hot terms; each with its figures")
+    async def risk_warnings(
+        caller: CurrentCaller,
+        start: Annotated[str | None, Query(alias="from", description="YYYY-MM-DD (China Standard Time), inclusive")] = None,
+        end: Annotated[str | None, Query(alias="to", description="YYYY-MM-DD, inclusive")] = None,
+        kind: Annotated[str | None, Query(description="spike_platform_category | spike_merchant | hot_term")] = None,
+        platform: str | None = None,
+    ) -> dict[str, Any]:
+        require_role(caller, Role.REGULATOR, Role.BUREAU, Role.ADMIN, Role.AUDITOR)
+        today = service.clock.now().astimezone(CHINA_TIME).date()
+        day_from = (
+            parse_moment("from", start, datetime.combine(today - timedelta(days=7), time.min, CHINA_TIME)).astimezone(CHINA_TIME).date()
+        )
+        day_to = parse_moment("to", end, datetime.combine(today, time.min, CHINA_TIME)).astimezone(CHINA_TIME).date()
+        if kind is not None and kind not in ("spike_platform_category", "spike_merchant", "hot_term"):
+            raise _bad_filter("kind", f"{kind!r} is not spike_platform_category, spike_merchant or hot_term")
+        if platform is not None and not PLATFORM_ID_RE.fullmatch(platform):
+            raise _bad_filter("platform", f"{platform!r} is not a platform id")
+        found = await list_warnings(service, day_from=day_from, day_to=day_to, kind=kind, platform=platform)
+        return {
+            "warnings": found,
+            "filters": {"from": day_from.isoformat(), "to": day_to.isoformat(), "kind": kind, "platform": platform},
+            "freshness": freshness(),
+        }
 
     return router
 

@@ -7,9 +7,11 @@ import asyncio
 from fastapi import FastAPI
 
 from contracts import topics
+from contracts.events.analytics import WarningRaised
 from services.analytics import api
 from services.analytics.clickhouse import ClickHouse, connect, migrate
 from services.analytics.ingest import Ingest
+from services.analytics.warnings_job import WarningsJob
 from services.runtime.clock import Clock
 from services.runtime.service import Service
 from services.runtime.settings import ServiceSettings, SharedSettings, load
@@ -23,13 +25,18 @@ class AnalyticsSettings(ServiceSettings):
     #: Database inside ClickHouse; created at start when missing.
     clickhouse_database: str | None = None
     ingest_max_records: int = 5000
+    #: Seconds between risk-warning passes; 0 turns the job off.
+    risk_interval_s: float = 60.0
 
 
-def build(settings: AnalyticsSettings | None = None, *, clock: Clock | None = None) -> tuple[Service, FastAPI]:
+def build(
+    settings: AnalyticsSettings | None = None, *, clock: Clock | None = None, db_schema: str | None = None
+) -> tuple[Service, FastAPI]:
     settings = settings or load("analytics", AnalyticsSettings)
     shared = SharedSettings()
     url = settings.clickhouse_url or f"chdb://{shared.var_dir / 'analytics'}"
-    service = Service(settings, shared=shared, clock=clock, with_database=False)
+    # The SQL database holds the outbox and the warnings raised; facts live in ClickHouse.
+    service = Service(settings, shared=shared, clock=clock, db_schema=db_schema)
     ch = ClickHouse(connect(url, settings.clickhouse_database))
     ingest = Ingest(ch, service.clock)
 
@@ -50,7 +57,13 @@ def build(settings: AnalyticsSettings | None = None, *, clock: Clock | None = No
         title="analytics/ingest",
         description="Every internal topic, batched into ClickHouse; offsets committed after the insert.",
     )
+    job = WarningsJob(service, ch)
+    if settings.risk_interval_s > 0:
+        interval = settings.risk_interval_s
+        service.background("risk-warnings", lambda: job.loop(interval))
+    service.documents(topics.ANALYTICS_WARNINGS, WarningRaised)
     app = service.app(title="redshield analytics", description="Every event in ClickHouse; the cockpits and risk warnings.")
     api.install(app, service, ch, ingest)
+    app.state.warnings_job = job
     app.state.clickhouse = ch
     return service, app

@@ -18,7 +18,7 @@ def connect(url: str, database: str | None = None) -> Client:
     anything else is a ClickHouse server URL. ``database`` is created when missing."""
     options: dict[str, Any]
     if url.startswith("chdb://"):
-        location = url[len("chdb://"):].split("?")[0]
+        location = url[len("chdb://") :].split("?")[0]
         options = {"interface": "chdb"}
         if location not in ("", "memory", ":memory:"):
             path = Path(location).resolve()
@@ -37,9 +37,9 @@ def connect(url: str, database: str | None = None) -> Client:
 
 
 def migration_files() -> list[tuple[int, str, str]]:
-    """(number, name, sql) for every numbered file in ``services/analytics/migrations/``."""
+    """(number, name, sql) for every numbered file in ``services/analytics/clickhouse_migrations/``."""
     found = []
-    for entry in resources.files("services.analytics").joinpath("migrations").iterdir():
+    for entry in resources.files("services.analytics").joinpath("clickhouse_migrations").iterdir():
         match = re.match(r"^(\d{4})_(.+)\.sql$", entry.name)
         if match:
             found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))

@@ -19,7 +19,10 @@ class Filters:
 
     def where(self) -> tuple[str, dict[str, Any]]:
         clauses = ["received_at >= {start:DateTime64(3, 'UTC')}", "received_at < {end:DateTime64(3, 'UTC')}"]
-        params: dict[str, Any] = {"start": self.start.astimezone(UTC).replace(tzinfo=None), "end": self.end.astimezone(UTC).replace(tzinfo=None)}
+        params: dict[str, Any] = {
+            "start": self.start.astimezone(UTC).replace(tzinfo=None),
+            "end": self.end.astimezone(UTC).replace(tzinfo=None),
+        }
         if self.region:
             # Region codes are hierarchical: 330000 is the province, 330100 the city, 330106 one district.
             prefix = self.region.rstrip("0") or self.region
@@ -36,7 +39,13 @@ class Filters:
         return " AND ".join(clauses), params
 
     def as_dict(self) -> dict[str, Any]:
-        return {"from": self.start.isoformat(), "to": self.end.isoformat(), "region": self.region, "platform": self.platform, "category": self.category}
+        return {
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "region": self.region,
+            "platform": self.platform,
+            "category": self.category,
+        }
 
 
 async def governance(ch: ClickHouse, filters: Filters) -> dict[str, Any]:
@@ -53,13 +62,13 @@ async def governance(ch: ClickHouse, filters: Filters) -> dict[str, Any]:
         params,
     )
     total, complaints_n, reports_n = rows[0] if rows else (0, 0, 0)
-    by_platform = await ch.query(f"SELECT platform_id, count() AS n {base} GROUP BY platform_id ORDER BY n DESC, platform_id LIMIT 50", params)
+    by_platform = await ch.query(
+        f"SELECT platform_id, count() AS n {base} GROUP BY platform_id ORDER BY n DESC, platform_id LIMIT 50", params
+    )
     by_category = await ch.query(f"SELECT category, count() AS n {base} GROUP BY category ORDER BY n DESC, category", params)
     by_region = await ch.query(f"SELECT region, count() AS n {base} GROUP BY region ORDER BY n DESC, region LIMIT 50", params)
     by_state = await ch.query(f"SELECT state, count() AS n {base} GROUP BY state ORDER BY n DESC, state", params)
-    trend = await ch.query(
-        f"SELECT toDate(received_at, 'Asia/Shanghai') AS day, count() AS n {base} GROUP BY day ORDER BY day", params
-    )
+    trend = await ch.query(f"SELECT toDate(received_at, 'Asia/Shanghai') AS day, count() AS n {base} GROUP BY day ORDER BY day", params)
     return {
         "complaints": {
             "total": int(total),

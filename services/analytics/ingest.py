@@ -19,7 +19,9 @@ from services.runtime.consumer import Delivery, Rejected
 log = logging.getLogger("redshield.analytics.ingest")
 
 INGESTED_ROWS = Counter("redshield_analytics_ingested_rows_total", "Rows inserted into ClickHouse", ["table"])
-INSERT_SECONDS = Histogram("redshield_analytics_insert_seconds", "Duration of one batch insert", buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+INSERT_SECONDS = Histogram(
+    "redshield_analytics_insert_seconds", "Duration of one batch insert", buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+)
 UNKNOWN_EVENTS = Counter("redshield_analytics_unknown_events_total", "Events of a type or version no processor knows (kept raw)", ["type"])
 FRESHNESS = Gauge("redshield_analytics_freshness_seconds", "Seconds between now and the newest event ingested")
 

@@ -16,12 +16,41 @@ from contracts.events.channel import ComplaintReceived
 from contracts.registry import model_for
 
 EVENT_COLUMNS: Final = (
-    "event_id", "type", "source", "subject", "time", "region", "platform_id", "data", "topic", "partition", "offset", "known", "ingested_at",
+    "event_id",
+    "type",
+    "source",
+    "subject",
+    "time",
+    "region",
+    "platform_id",
+    "data",
+    "topic",
+    "partition",
+    "offset",
+    "known",
+    "ingested_at",
 )
 COMPLAINT_COLUMNS: Final = (
-    "complaint_id", "platform_id", "platform_complaint_id", "kind", "intake", "received_at", "rule_set", "region", "store_id",
-    "store_name", "merchant_uscc", "merchant_region", "amount", "goods_category", "category", "description", "consumer_hash",
-    "state", "updated_at", "ingested_at",
+    "complaint_id",
+    "platform_id",
+    "platform_complaint_id",
+    "kind",
+    "intake",
+    "received_at",
+    "rule_set",
+    "region",
+    "store_id",
+    "store_name",
+    "merchant_uscc",
+    "merchant_region",
+    "amount",
+    "goods_category",
+    "category",
+    "description",
+    "consumer_hash",
+    "state",
+    "updated_at",
+    "ingested_at",
 )
 COLUMNS: Final[dict[str, tuple[str, ...]]] = {"events": EVENT_COLUMNS, "complaints": COMPLAINT_COLUMNS}
 

@@ -39,8 +39,16 @@ def signing_key(shared: SharedSettings) -> str:
     return dev_secret(shared, "REDSHIELD_JWT_SECRET", shared.jwt_secret)
 
 
-def issue(key: str, *, role: Role, subject: str, platform_id: str | None = None, region: str | None = None,
-          ttl_seconds: int = 12 * 3600, issuer: str = "redshield") -> str:
+def issue(
+    key: str,
+    *,
+    role: Role,
+    subject: str,
+    platform_id: str | None = None,
+    region: str | None = None,
+    ttl_seconds: int = 12 * 3600,
+    issuer: str = "redshield",
+) -> str:
     if role is Role.PLATFORM and not platform_id:
         raise ValueError("a platform token needs --platform")
     if role is Role.BUREAU and not region:

@@ -50,11 +50,17 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_validation(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         errors = [
-            {"field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"), "message": err.get("msg", ""), "type": err.get("type", "")}
+            {
+                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+                "message": err.get("msg", ""),
+                "type": err.get("type", ""),
+            }
             for err in exc.errors()
         ]
         fields = ", ".join(e["field"] or "body" for e in errors)
-        return problem_response(422, "Invalid request", f"invalid field(s): {fields}", "https://redshield.dev/problems/validation", errors=errors)
+        return problem_response(
+            422, "Invalid request", f"invalid field(s): {fields}", "https://redshield.dev/problems/validation", errors=errors
+        )
 
     async def on_http(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)

@@ -31,8 +31,15 @@ log = logging.getLogger("redshield.service")
 class Service:
     """One running service's shared parts. Build it, add routes and consumers, then ``app()``."""
 
-    def __init__(self, settings: ServiceSettings, *, shared: SharedSettings | None = None, clock: Clock | None = None,
-                 with_database: bool = True, db_schema: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        shared: SharedSettings | None = None,
+        clock: Clock | None = None,
+        with_database: bool = True,
+        db_schema: str | None = None,
+    ) -> None:
         self.settings = settings
         self.shared = shared or SharedSettings()
         self.clock: Clock = clock or SystemClock()
@@ -45,15 +52,22 @@ class Service:
         self.broker: KafkaBroker = new_broker(settings)
         self.committed = asyncio.Event()
         self.relay: OutboxRelay | None = (
-            OutboxRelay(service=self.name, engine=self.engine, producer=self.producer, wakeup=self.committed,
-                        batch_size=settings.relay_batch_size, poll_interval=settings.relay_poll_interval_ms / 1000,
-                        topic_prefix=settings.topic_prefix)
+            OutboxRelay(
+                service=self.name,
+                engine=self.engine,
+                producer=self.producer,
+                wakeup=self.committed,
+                batch_size=settings.relay_batch_size,
+                poll_interval=settings.relay_poll_interval_ms / 1000,
+                topic_prefix=settings.topic_prefix,
+            )
             if self.engine is not None
             else None
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
+        self._background: list[tuple[str, Callable[[], Awaitable[None]]]] = []
 
     # -- building blocks for the service modules --------------------------------------------------------
     def uow(self) -> UnitOfWork:
@@ -75,8 +89,17 @@ class Service:
 
     def documents(self, topic: str, model: type[EventData]) -> None:
         """Name an event this service publishes (through its outbox) in its AsyncAPI document."""
-        self.broker.publisher(self.settings.topic_prefix + topic, schema=model, title=f"{self.name}/{model.event_type}",
-                              description=model.summary, include_in_schema=True)
+        self.broker.publisher(
+            self.settings.topic_prefix + topic,
+            schema=model,
+            title=f"{self.name}/{model.event_type}",
+            description=model.summary,
+            include_in_schema=True,
+        )
+
+    def background(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
+        """A task that runs from start to stop (schedulers, periodic jobs); cancelled at stop."""
+        self._background.append((name, job))
 
     def on_start(self, hook: Callable[[], Awaitable[None]]) -> None:
         self._on_start.append(hook)
@@ -96,12 +119,17 @@ class Service:
         if self.relay is not None and self.settings.relay_enabled:
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
         await self.broker.start()
+        for name, job in self._background:
+            self._tasks.append(asyncio.create_task(job(), name=f"{self.name}-{name}"))  # type: ignore[arg-type]
         log.info("service started", extra={"fields": {"port": self.settings.port}})
 
     async def stop(self) -> None:
         # Order matters: stop taking new records, let the relay drain what is committed, then close.
         with contextlib.suppress(Exception):
             await self.broker.stop()
+        for task in self._tasks:
+            if task.get_name() != f"{self.name}-relay":
+                task.cancel()
         for hook in reversed(self._on_stop):
             await hook()
         if self.relay is not None and self.settings.relay_enabled:

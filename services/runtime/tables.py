@@ -47,7 +47,9 @@ def create_runtime_tables(op: Any) -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
     )
-    op.create_index("ix_outbox_unsent", "outbox", ["seq"], sqlite_where=sa.text("sent_at IS NULL"), postgresql_where=sa.text("sent_at IS NULL"))
+    op.create_index(
+        "ix_outbox_unsent", "outbox", ["seq"], sqlite_where=sa.text("sent_at IS NULL"), postgresql_where=sa.text("sent_at IS NULL")
+    )
     op.create_table(
         "inbox",
         sa.Column("consumer", sa.String(100), primary_key=True),

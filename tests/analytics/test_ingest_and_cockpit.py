@@ -20,13 +20,16 @@ from tests.harness import Running, eventually, produce_events, read_topic, runni
 
 @pytest.fixture
 async def analytics(kafka_bootstrap: str, prefix: str, chdb_url: str) -> AsyncIterator[Running]:
-    async with running("analytics", kafka=kafka_bootstrap, prefix=prefix, clickhouse_url=chdb_url, clickhouse_database=prefix.strip(".")) as svc:
+    async with running(
+        "analytics", kafka=kafka_bootstrap, prefix=prefix, clickhouse_url=chdb_url, clickhouse_database=prefix.strip(".")
+    ) as svc:
         yield svc
 
 
 async def total(analytics: Running, **params: str) -> int:
-    answer = await analytics.http.get("/v1/cockpits/governance", params={"from": "2026-01-01", "to": "2026-12-31", **params},
-                                      headers=analytics.auth("regulator"))
+    answer = await analytics.http.get(
+        "/v1/cockpits/governance", params={"from": "2026-01-01", "to": "2026-12-31", **params}, headers=analytics.auth("regulator")
+    )
     assert answer.status_code == 200, answer.text
     return int(answer.json()["complaints"]["total"])
 
@@ -48,9 +51,15 @@ async def test_a_poison_event_goes_to_the_dlq_and_ingestion_goes_on(analytics: R
 
 @pytest.mark.parametrize(
     ("params", "name"),
-    [({"from": "yesterday"}, "from"), ({"to": "2026-02-30"}, "to"), ({"region": "33"}, "region"),
-     ({"platform": "no such/platform"}, "platform"), ({"category": "weather"}, "category"),
-     ({"from": "2026-05-01", "to": "2026-04-01"}, "to"), ({"from": "2026-05-01T00:00:00"}, "from")],
+    [
+        ({"from": "yesterday"}, "from"),
+        ({"to": "2026-02-30"}, "to"),
+        ({"region": "33"}, "region"),
+        ({"platform": "no such/platform"}, "platform"),
+        ({"category": "weather"}, "category"),
+        ({"from": "2026-05-01", "to": "2026-04-01"}, "to"),
+        ({"from": "2026-05-01T00:00:00"}, "from"),
+    ],
 )
 async def test_a_bad_cockpit_filter_is_a_422_naming_it(analytics: Running, params: dict[str, str], name: str) -> None:
     answer = await analytics.http.get("/v1/cockpits/governance", params=params, headers=analytics.auth("regulator"))
@@ -67,16 +76,20 @@ async def test_a_platform_token_does_not_open_the_governance_cockpit(analytics: 
 async def test_a_bureau_sees_only_its_region(analytics: Running, kafka_bootstrap: str, prefix: str) -> None:
     in_hangzhou = received(10)  # golden region 330106
     elsewhere = received(11)
-    elsewhere = Envelope(type=elsewhere.type, source=elsewhere.source, subject=elsewhere.subject,
-                         data=elsewhere.data | {"region": "310101"})
+    elsewhere = Envelope(
+        type=elsewhere.type, source=elsewhere.source, subject=elsewhere.subject, data=elsewhere.data | {"region": "310101"}
+    )
     await produce_events(kafka_bootstrap, prefix + topics.CHANNEL_COMPLAINTS, [in_hangzhou, elsewhere])
 
     async def both_in() -> bool:
         return await total(analytics) == 2
 
     await eventually(both_in, timeout=60)
-    answer = await analytics.http.get("/v1/cockpits/governance", params={"from": "2026-01-01", "to": "2026-12-31", "region": "310101"},
-                                      headers=analytics.auth("bureau", region="330100"))
+    answer = await analytics.http.get(
+        "/v1/cockpits/governance",
+        params={"from": "2026-01-01", "to": "2026-12-31", "region": "310101"},
+        headers=analytics.auth("bureau", region="330100"),
+    )
     assert answer.json()["complaints"]["total"] == 1
     assert answer.json()["filters"]["region"] == "330100"
     assert await total(analytics, region="310000") == 1

@@ -18,9 +18,18 @@ def golden_envelopes() -> list[Envelope]:
     found = []
     for examples in GOLDEN.values():
         for golden in examples:
-            found.append(Envelope(type=golden.data.event_type, source=golden.source, subject=golden.subject,
-                                  data=golden.data.model_dump(mode="json", exclude_none=True), id=golden.id, time=golden.time,
-                                  region=golden.region, platformid=golden.platformid))
+            found.append(
+                Envelope(
+                    type=golden.data.event_type,
+                    source=golden.source,
+                    subject=golden.subject,
+                    data=golden.data.model_dump(mode="json", exclude_none=True),
+                    id=golden.id,
+                    time=golden.time,
+                    region=golden.region,
+                    platformid=golden.platformid,
+                )
+            )
     return found
 
 

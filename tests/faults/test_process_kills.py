@@ -39,8 +39,12 @@ def env_for(prefix: str, kafka: str, tmp: Path, **extra: str) -> dict[str, str]:
 
 async def governance_total(url: str) -> int:
     async with httpx.AsyncClient() as client:
-        answer = await client.get(f"{url}/v1/cockpits/governance", params={"from": "2026-01-01", "to": "2026-12-31"},
-                                  headers={"Authorization": f"Bearer {regulator_token()}"}, timeout=10)
+        answer = await client.get(
+            f"{url}/v1/cockpits/governance",
+            params={"from": "2026-01-01", "to": "2026-12-31"},
+            headers={"Authorization": f"Bearer {regulator_token()}"},
+            timeout=10,
+        )
     assert answer.status_code == 200, answer.text
     return int(answer.json()["complaints"]["total"])
 
@@ -48,8 +52,11 @@ async def governance_total(url: str) -> int:
 def received(n: int) -> Envelope:
     template = GOLDEN[ComplaintReceived.event_type][0].data.model_dump(mode="json")
     complaint_id = f"kill-test-{n:06d}"
-    data = template | {"complaint_id": complaint_id, "platform_complaint_id": f"PC-{n}",
-                       "received_at": (datetime(2026, 6, 1, tzinfo=UTC) + timedelta(minutes=n)).isoformat()}
+    data = template | {
+        "complaint_id": complaint_id,
+        "platform_complaint_id": f"PC-{n}",
+        "received_at": (datetime(2026, 6, 1, tzinfo=UTC) + timedelta(minutes=n)).isoformat(),
+    }
     return Envelope(type=ComplaintReceived.event_type, source="/redshield/channel", subject=complaint_id, data=data, platformid="P001")
 
 
@@ -81,7 +88,9 @@ async def test_analytics_killed_mid_stream_ends_with_each_complaint_exactly_once
         analytics.stop()
 
 
-async def test_channel_killed_after_commit_before_publish_still_delivers_the_complaint_once(kafka_bootstrap: str, prefix: str, tmp_path: Path) -> None:
+async def test_channel_killed_after_commit_before_publish_still_delivers_the_complaint_once(
+    kafka_bootstrap: str, prefix: str, tmp_path: Path
+) -> None:
     channel_port, analytics_port = free_port(), free_port()
     no_relay = env_for(prefix, kafka_bootstrap, tmp_path, REDSHIELD_CHANNEL_RELAY_ENABLED="false")
     channel = Process("channel", no_relay, channel_port, tmp_path / "channel.log")
@@ -91,7 +100,9 @@ async def test_channel_killed_after_commit_before_publish_still_delivers_the_com
     try:
         token = issue(signing_key(SharedSettings()), role=Role.PLATFORM, subject="t", platform_id="P001")
         body: dict[str, Any] = filing("K-1")
-        answer = httpx.post(f"{channel.url}/v1/complaints", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        answer = await asyncio.to_thread(
+            httpx.post, f"{channel.url}/v1/complaints", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
         assert answer.status_code == 202
         channel.kill9()  # committed, never published
         assert await governance_total(analytics.url) == 0
@@ -103,7 +114,9 @@ async def test_channel_killed_after_commit_before_publish_still_delivers_the_com
             return await governance_total(analytics.url) == 1
 
         await eventually(arrived, timeout=60)
-        again = httpx.post(f"{channel.url}/v1/complaints", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        again = await asyncio.to_thread(
+            httpx.post, f"{channel.url}/v1/complaints", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
         assert again.json() == {"complaint_id": answer.json()["complaint_id"], "duplicate": True}
         await asyncio.sleep(2)
         assert await governance_total(analytics.url) == 1

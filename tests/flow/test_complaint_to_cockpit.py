@@ -25,10 +25,14 @@ def filing(pcid: str, **changes: Any) -> dict[str, Any]:
     return body
 
 
-async def test_a_complaint_posted_or_fed_is_counted_once_in_the_governance_cockpit(kafka_bootstrap: str, prefix: str, tmp_path: Any, chdb_url: str) -> None:
+async def test_a_complaint_posted_or_fed_is_counted_once_in_the_governance_cockpit(
+    kafka_bootstrap: str, prefix: str, tmp_path: Any, chdb_url: str
+) -> None:
     async with (
         running("channel", kafka=kafka_bootstrap, prefix=prefix, database=(f"sqlite+aiosqlite:///{tmp_path}/channel.db", None)) as channel,
-        running("analytics", kafka=kafka_bootstrap, prefix=prefix, clickhouse_url=chdb_url, clickhouse_database=prefix.strip(".")) as analytics,
+        running(
+            "analytics", kafka=kafka_bootstrap, prefix=prefix, clickhouse_url=chdb_url, clickhouse_database=prefix.strip(".")
+        ) as analytics,
     ):
         headers = channel.auth("platform", platform="P001")
         first = await channel.http.post("/v1/complaints", json=filing("TM-1"), headers=headers)
@@ -36,14 +40,20 @@ async def test_a_complaint_posted_or_fed_is_counted_once_in_the_governance_cockp
         assert first.status_code == 202 and again.status_code == 202
         assert again.json() == {"complaint_id": first.json()["complaint_id"], "duplicate": True}
 
-        fed = Envelope(type="redshield.platform.complaint.submitted.v1", source="/platforms/P002", subject="JD-9",
-                       data=filing("JD-9", category="delivery"))
+        fed = Envelope(
+            type="redshield.platform.complaint.submitted.v1",
+            source="/platforms/P002",
+            subject="JD-9",
+            data=filing("JD-9", category="delivery"),
+        )
         await produce_events(kafka_bootstrap, prefix + topics.feed_complaints("P002"), [fed])
 
         regulator = analytics.auth("regulator")
 
         async def two_counted() -> dict[str, Any] | None:
-            answer = await analytics.http.get("/v1/cockpits/governance", params={"from": "2026-11-01", "to": "2026-11-30"}, headers=regulator)
+            answer = await analytics.http.get(
+                "/v1/cockpits/governance", params={"from": "2026-11-01", "to": "2026-11-30"}, headers=regulator
+            )
             assert answer.status_code == 200, answer.text
             body: dict[str, Any] = answer.json()
             return body if body["complaints"]["total"] == 2 else None

@@ -16,8 +16,13 @@ async def test_health_readiness_and_metrics(kafka_bootstrap: str, prefix: str, t
         assert ready.json()["checks"] == {"kafka": "ok", "database": "ok"}
         await channel.http.post("/v1/complaints", json=filing("M-1"), headers=channel.auth("platform", platform="P001"))
         metrics = (await channel.http.get("/metrics")).text
-    for name in ("redshield_outbox_backlog", "redshield_relay_published_total", "redshield_dlq_records_total",
-                 "redshield_inbox_duplicates_total", "faststream_received_messages_total"):
+    for name in (
+        "redshield_outbox_backlog",
+        "redshield_relay_published_total",
+        "redshield_dlq_records_total",
+        "redshield_inbox_duplicates_total",
+        "faststream_received_messages_total",
+    ):
         assert name in metrics, name
 
 

@@ -27,7 +27,9 @@ async def prepared(database: tuple[str, str | None]) -> sa.ext.asyncio.AsyncEngi
     return db.create_engine(url, schema=schema)
 
 
-async def test_committed_events_are_published_in_commit_order_and_marked_sent(database: tuple[str, str | None], kafka_bootstrap: str, prefix: str) -> None:
+async def test_committed_events_are_published_in_commit_order_and_marked_sent(
+    database: tuple[str, str | None], kafka_bootstrap: str, prefix: str
+) -> None:
     engine = await prepared(database)
     wakeup = asyncio.Event()
     for n in range(5):
@@ -73,7 +75,9 @@ async def test_the_inbox_accepts_an_event_once_per_consumer(database: tuple[str,
     await engine.dispose()
 
 
-async def test_an_unsent_row_survives_a_failed_publish_and_goes_out_on_the_next_pass(database: tuple[str, str | None], kafka_bootstrap: str, prefix: str) -> None:
+async def test_an_unsent_row_survives_a_failed_publish_and_goes_out_on_the_next_pass(
+    database: tuple[str, str | None], kafka_bootstrap: str, prefix: str
+) -> None:
     engine = await prepared(database)
     async with UnitOfWork(engine) as uow:
         uow.publish("test.events.v1", event(7))

@@ -16,9 +16,16 @@ def event(n: int) -> Envelope:
     return Envelope(type="redshield.test.thing.happened.v1", source="/redshield/test", subject="one-key", data={"n": n})
 
 
-async def test_a_record_that_keeps_failing_is_dead_lettered_and_its_neighbours_are_applied(kafka_bootstrap: str, prefix: str, tmp_path: object) -> None:
-    settings = load("collab", kafka_bootstrap_servers=kafka_bootstrap, topic_prefix=prefix, consumer_retry_backoff_ms=10,
-                    database_url=f"sqlite+aiosqlite:///{tmp_path}/collab.db")
+async def test_a_record_that_keeps_failing_is_dead_lettered_and_its_neighbours_are_applied(
+    kafka_bootstrap: str, prefix: str, tmp_path: object
+) -> None:
+    settings = load(
+        "collab",
+        kafka_bootstrap_servers=kafka_bootstrap,
+        topic_prefix=prefix,
+        consumer_retry_backoff_ms=10,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/collab.db",
+    )
     service = Service(settings)
     applied: list[int] = []
     calls = {"flaky": 0}
