@@ -21,7 +21,10 @@
 # keep the external listener on a private network.
 #
 # Environment:
-#   KAFKA_ADMIN_PASSWORD      required; the super user "admin" (SCRAM on INTERNAL/EXTERNAL, PLAIN on CONTROLLER)
+#   KAFKA_ADMIN_PASSWORD      required; the super user "admin" (SCRAM on INTERNAL/EXTERNAL, PLAIN on CONTROLLER).
+#                             Its SCRAM credential is written at the first format only: to change it
+#                             later, alter it first (kafka-configs --alter --entity-name admin, as admin
+#                             with the old password), then change .env and restart.
 #   KAFKA_EXTERNAL_ADVERTISED host:port outside parties connect to (default localhost:9094)
 #   KAFKA_NUM_PARTITIONS      default partitions of auto-created topics (default 3)
 #   KAFKA_HOME, KAFKA_DATA_DIR, KAFKA_CONFIG_DIR  paths (defaults fit the apache/kafka image)

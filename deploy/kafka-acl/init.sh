@@ -35,6 +35,7 @@
 #   KAFKA_BUREAUS             6-digit region codes, space-separated (default "330100");
 #                             KAFKA_BUREAU_<CODE>_PASSWORD for each
 #   KAFKA_TOPIC_PARTITIONS    partitions of the topics created here (default 3)
+#   KAFKA_INIT_JOBS           admin commands run at once (default 4; each is a short-lived JVM)
 #   KAFKA_HOME                default /opt/kafka
 set -euo pipefail
 
@@ -44,6 +45,7 @@ BOOTSTRAP="${KAFKA_BOOTSTRAP_SERVERS:-kafka:9092}"
 PLATFORMS="${KAFKA_PLATFORMS:-P001}"
 BUREAUS="${KAFKA_BUREAUS:-330100}"
 PARTITIONS="${KAFKA_TOPIC_PARTITIONS:-3}"
+JOBS="${KAFKA_INIT_JOBS:-4}"
 SERVICES=(bridge channel enforcement collab analytics)
 # Internal topics (contracts/topics.py INTERNAL_TOPICS): created up front, because a consumer
 # subscribing to a topic by name does not create it.
@@ -59,122 +61,145 @@ DLQ_RETENTION_MS=$((30 * 24 * 3600 * 1000))
 log() { echo "kafka-init: $*" >&2; }
 die() { echo "kafka-init: error: $*" >&2; exit 1; }
 
+# -- check every input before touching the broker ---------------------------------------------------
 # Same rule as deploy/docker/kafka-broker.sh: 24+ URL-safe characters, so a placeholder
 # ("set-me") stops the bootstrap instead of becoming a real credential.
-password_of() {
-    local var="$1" value
+declare -A PASSWORD=()
+need_password() {
+    local user="$1" var="$2" value
     value="${!var-}"
     [[ -n "$value" ]] || die "$var is not set (see deploy/docker/env.example)"
     [[ "$value" =~ ^[A-Za-z0-9_-]{24,}$ ]] || die "$var must be 24+ characters from [A-Za-z0-9_-] (openssl rand -hex 32); refusing a placeholder"
-    printf '%s' "$value"
+    PASSWORD[$user]="$value"
 }
 
 # 330100 -> 3301 (city: all its districts), 330000 -> 33 (province), 330106 -> 330106. (district)
-region_prefix() {
+declare -A REGION_PREFIX=()
+need_region() {
     local code="$1"
     [[ "$code" =~ ^[0-9]{6}$ ]] || die "bureau region code '$code' is not 6 digits"
-    if [[ "$code" == ??0000 ]]; then echo "${code:0:2}"
-    elif [[ "$code" == ????00 ]]; then echo "${code:0:4}"
-    else echo "$code."
+    if [[ "$code" == ??0000 ]]; then REGION_PREFIX[$code]="${code:0:2}"
+    elif [[ "$code" == ????00 ]]; then REGION_PREFIX[$code]="${code:0:4}"
+    else REGION_PREFIX[$code]="$code."
     fi
 }
 
-ADMIN_PASSWORD="$(password_of KAFKA_ADMIN_PASSWORD)"
+need_password admin KAFKA_ADMIN_PASSWORD
+for svc in "${SERVICES[@]}"; do need_password "svc-$svc" "KAFKA_${svc^^}_PASSWORD"; done
+for platform in $PLATFORMS; do
+    [[ "$platform" =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$ ]] || die "platform id '$platform' is not a valid id"
+    need_password "platform-$platform" "KAFKA_PLATFORM_${platform^^}_PASSWORD"
+done
+for code in $BUREAUS; do
+    need_region "$code"
+    need_password "bureau-$code" "KAFKA_BUREAU_${code}_PASSWORD"
+done
+
 umask 077
-ADMIN_CONFIG="$(mktemp -d)/admin.properties"
-cat >"$ADMIN_CONFIG" <<EOF
-security.protocol=SASL_PLAINTEXT
-sasl.mechanism=SCRAM-SHA-512
-sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="${ADMIN_PASSWORD}";
-EOF
+WORK="$(mktemp -d)"
+ADMIN_CONFIG="$WORK/admin.properties"
+{
+    echo "security.protocol=SASL_PLAINTEXT"
+    echo "sasl.mechanism=SCRAM-SHA-512"
+    echo "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"${PASSWORD[admin]}\";"
+} >"$ADMIN_CONFIG"
+# Each kafka-*.sh call is a fresh JVM doing a few requests: a small heap and C1 only start fastest.
 export KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx256m}"
+export KAFKA_JVM_PERFORMANCE_OPTS="${KAFKA_JVM_PERFORMANCE_OPTS:--XX:TieredStopAtLevel=1 -XX:+UseSerialGC}"
+admin() {
+    local tool="$1"
+    shift
+    "$BIN/$tool" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" "$@"
+}
+
+# Independent admin calls run $JOBS at a time; failures are collected and reported at the end.
+FAILED="$WORK/failed"
+: >"$FAILED"
+spawn() {
+    while (($(jobs -rp | wc -l) >= JOBS)); do wait -n 2>/dev/null || true; done
+    { "$@" || echo "$*" >>"$FAILED"; } &
+}
 
 # -- wait for the broker (its authorizer answers once the metadata log is loaded) -----------------
 log "waiting for $BOOTSTRAP ..."
 for attempt in $(seq 1 60); do
-    if "$BIN/kafka-topics.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --list >/dev/null 2>&1; then
-        break
-    fi
+    admin kafka-topics.sh --list >/dev/null 2>&1 && break
     ((attempt < 60)) || die "broker at $BOOTSTRAP did not answer as admin"
     sleep 3
 done
 
-# -- principals ------------------------------------------------------------------------------------
+# -- principals, ACLs, topics ----------------------------------------------------------------------
 scram_user() {
-    local user="$1" password="$2"
-    "$BIN/kafka-configs.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --alter \
-        --entity-type users --entity-name "$user" \
-        --add-config "SCRAM-SHA-512=[iterations=8192,password=${password}]" >/dev/null
+    local user="$1"
+    admin kafka-configs.sh --alter --entity-type users --entity-name "$user" \
+        --add-config "SCRAM-SHA-512=[iterations=8192,password=${PASSWORD[$user]}]" >/dev/null
     log "SCRAM-SHA-512 credential set for $user"
 }
 
-# allow PRINCIPAL RESOURCE(topic|group) "OP OP ..." NAME... : prefixed ALLOW ACLs
+# allow PRINCIPAL "OP OP ..." topic=PREFIX|group=PREFIX ... : prefixed ALLOW ACLs, one call
+# (every operation must apply to every resource kind named: Read and Describe fit topics and groups).
 allow() {
-    local principal="$1" kind="$2" ops="$3"
-    shift 3
-    local args=() op name
+    local principal="$1" ops="$2"
+    shift 2
+    local args=() op resource
     for op in $ops; do args+=(--operation "$op"); done
-    for name in "$@"; do args+=("--$kind" "$name"); done
-    "$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add \
-        --allow-principal "User:$principal" --resource-pattern-type prefixed "${args[@]}" >/dev/null
-    log "User:$principal may $ops $kind prefix(es): $*"
+    for resource in "$@"; do args+=("--${resource%%=*}" "${resource#*=}"); done
+    admin kafka-acls.sh --add --allow-principal "User:$principal" --resource-pattern-type prefixed "${args[@]}" >/dev/null
+    log "User:$principal may $ops on prefixes $*"
 }
 
-service_acls() {
-    local svc="$1" writes="$2" reads="$3" creates="${4-}"
-    local principal="svc-$svc"
-    # shellcheck disable=SC2086  # word-splitting the prefix lists is intended
-    allow "$principal" topic "Write Describe Create" $writes
-    # shellcheck disable=SC2086
-    allow "$principal" topic "Read Describe" $reads
-    if [[ -n "$creates" ]]; then
-        # shellcheck disable=SC2086
-        allow "$principal" topic "Create" $creates
-    fi
-    allow "$principal" group "Read Describe" "$svc"
+# service SVC "WRITE+CREATE PREFIXES" "READ PREFIXES" ["CREATE-ONLY PREFIXES"]; its group prefix is SVC.
+service() {
+    local svc="$1" principal="svc-$1" prefix
+    local writes=() reads=(group="$1") creates=()
+    for prefix in $2; do writes+=(topic="$prefix"); done
+    for prefix in $3; do reads+=(topic="$prefix"); done
+    for prefix in ${4-}; do creates+=(topic="$prefix"); done
+    spawn scram_user "$principal"
+    spawn allow "$principal" "Write Describe Create" "${writes[@]}"
+    spawn allow "$principal" "Read Describe" "${reads[@]}"
+    ((${#creates[@]} == 0)) || spawn allow "$principal" "Create" "${creates[@]}"
 }
 
-for svc in "${SERVICES[@]}"; do
-    scram_user "svc-$svc" "$(password_of "KAFKA_${svc^^}_PASSWORD")"
-done
-service_acls bridge      "bridge. dlq.bridge notify."                  "collab."                                    "feed."
-service_acls channel     "channel. dlq.channel notify. region."        "feed. bridge."
-service_acls enforcement "enforcement. dlq.enforcement region."        "channel. bridge. collab. analytics."
-service_acls collab      "collab. dlq.collab notify. region."          "enforcement. feed."
-service_acls analytics   "analytics. dlq.analytics"                    "bridge. channel. enforcement. collab. analytics."
+create_topic() {
+    local topic="$1"
+    shift
+    admin kafka-topics.sh --create --if-not-exists --topic "$topic" --partitions "$PARTITIONS" --replication-factor 1 "$@" >/dev/null
+    log "topic $topic"
+}
+
+service bridge      "bridge. dlq.bridge notify."               "collab."                                          "feed."
+service channel     "channel. dlq.channel notify. region."     "feed. bridge."
+service enforcement "enforcement. dlq.enforcement region."     "channel. bridge. collab. analytics."
+service collab      "collab. dlq.collab notify. region."       "enforcement. feed."
+service analytics   "analytics. dlq.analytics"                 "bridge. channel. enforcement. collab. analytics."
 
 for platform in $PLATFORMS; do
-    [[ "$platform" =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$ ]] || die "platform id '$platform' is not a valid id"
     principal="platform-$platform"
-    scram_user "$principal" "$(password_of "KAFKA_PLATFORM_${platform^^}_PASSWORD")"
-    allow "$principal" topic "Write Describe" "feed.$platform."
-    allow "$principal" topic "Read Describe" "notify.$platform."
-    allow "$principal" group "Read Describe" "$principal-"
+    spawn scram_user "$principal"
+    spawn allow "$principal" "Write Describe" topic="feed.$platform."
+    spawn allow "$principal" "Read Describe" topic="notify.$platform." group="$principal-"
 done
 
 for code in $BUREAUS; do
     principal="bureau-$code"
-    prefix="$(region_prefix "$code")"
-    scram_user "$principal" "$(password_of "KAFKA_BUREAU_${code}_PASSWORD")"
-    allow "$principal" topic "Read Describe" "region.$prefix"
-    allow "$principal" group "Read Describe" "$principal-"
+    spawn scram_user "$principal"
+    spawn allow "$principal" "Read Describe" topic="region.${REGION_PREFIX[$code]}" group="$principal-"
 done
 
-# -- topics ----------------------------------------------------------------------------------------
-create_topic() {
-    local topic="$1"
-    shift
-    "$BIN/kafka-topics.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --create --if-not-exists \
-        --topic "$topic" --partitions "$PARTITIONS" --replication-factor 1 "$@" >/dev/null
-    log "topic $topic"
-}
-for topic in "${INTERNAL_TOPICS[@]}"; do create_topic "$topic"; done
-for svc in "${SERVICES[@]}"; do create_topic "dlq.$svc.v1" --config "retention.ms=$DLQ_RETENTION_MS"; done
+for topic in "${INTERNAL_TOPICS[@]}"; do spawn create_topic "$topic"; done
+for svc in "${SERVICES[@]}"; do spawn create_topic "dlq.$svc.v1" --config "retention.ms=$DLQ_RETENTION_MS"; done
 for platform in $PLATFORMS; do
-    create_topic "feed.$platform.complaints.v1"
-    create_topic "feed.$platform.answers.v1"
-    create_topic "notify.$platform.v1"
+    spawn create_topic "feed.$platform.complaints.v1"
+    spawn create_topic "feed.$platform.answers.v1"
+    spawn create_topic "notify.$platform.v1"
 done
-for code in $BUREAUS; do create_topic "region.$code.v1"; done
+for code in $BUREAUS; do spawn create_topic "region.$code.v1"; done
 
+wait
+if [[ -s "$FAILED" ]]; then
+    while read -r line; do log "FAILED: $line"; done <"$FAILED"
+    die "$(wc -l <"$FAILED") admin call(s) failed"
+fi
+rm -rf "$WORK"
 log "done: ${#SERVICES[@]} services, platforms [$PLATFORMS], bureaus [$BUREAUS]"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from services.runtime.metrics import registry
-from services.runtime.settings import ServiceSettings
+from services.runtime.settings import PLACEHOLDER_SECRETS, ServiceSettings, SettingsError
 
 
 class EventProducer:
@@ -43,6 +45,44 @@ class EventProducer:
         return await self.client.send_and_wait(topic, value=value, key=key, headers=headers)
 
 
+def client_security(settings: ServiceSettings) -> dict[str, Any]:
+    """aiokafka options for the configured authentication; empty for PLAINTEXT (dev, tests)."""
+    protocol = settings.kafka_security_protocol.upper()
+    if protocol == "PLAINTEXT":
+        return {}
+    if not settings.kafka_sasl_username or not settings.kafka_sasl_password:
+        raise SettingsError(f"KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required with {protocol}")
+    if settings.kafka_sasl_password.strip().lower() in PLACEHOLDER_SECRETS or settings.kafka_sasl_password == "set-me":
+        raise SettingsError("KAFKA_SASL_PASSWORD is a placeholder: set the principal's real password")
+    options: dict[str, Any] = {
+        "security_protocol": protocol,
+        "sasl_mechanism": settings.kafka_sasl_mechanism,
+        "sasl_plain_username": settings.kafka_sasl_username,
+        "sasl_plain_password": settings.kafka_sasl_password,
+    }
+    if protocol == "SASL_SSL":
+        options["ssl_context"] = ssl.create_default_context()
+    return options
+
+
+def broker_security(settings: ServiceSettings) -> BaseSecurity | None:
+    protocol = settings.kafka_security_protocol.upper()
+    if protocol == "PLAINTEXT":
+        return None
+    options = client_security(settings)
+    use_ssl = protocol == "SASL_SSL"
+    ssl_context = options.get("ssl_context")
+    username, password = options["sasl_plain_username"], options["sasl_plain_password"]
+    mechanism = settings.kafka_sasl_mechanism.upper()
+    if mechanism == "SCRAM-SHA-512":
+        return SASLScram512(username, password, use_ssl=use_ssl, ssl_context=ssl_context)
+    if mechanism == "SCRAM-SHA-256":
+        return SASLScram256(username, password, use_ssl=use_ssl, ssl_context=ssl_context)
+    if mechanism == "PLAIN":
+        return SASLPlaintext(username, password, use_ssl=use_ssl, ssl_context=ssl_context)
+    raise SettingsError(f"unsupported KAFKA_SASL_MECHANISM {mechanism}")
+
+
 def new_producer(settings: ServiceSettings, **overrides: Any) -> EventProducer:
     """Every event leaves through a producer with acks=all and idempotence: no loss, no reordering on retry."""
     options: dict[str, Any] = {
@@ -54,6 +94,7 @@ def new_producer(settings: ServiceSettings, **overrides: Any) -> EventProducer:
         "max_batch_size": 256 * 1024,
         "compression_type": None,
         "request_timeout_ms": 30_000,
+        **client_security(settings),
     }
     options.update(overrides)
     return EventProducer(options)
@@ -68,4 +109,5 @@ def new_broker(settings: ServiceSettings) -> KafkaBroker:
         enable_idempotence=True,
         middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=f"redshield-{settings.service}")],
         logger=None,
+        security=broker_security(settings),
     )

@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES: Final = ("bridge", "channel", "enforcement", "collab", "analytics")
 DEFAULT_PORTS: Final = {"bridge": 8101, "channel": 8102, "enforcement": 8103, "collab": 8104, "analytics": 8105}
-PLACEHOLDER_SECRETS: Final = frozenset({"", "change-me", "changeme", "secret", "dev", "placeholder", "redshield"})
+PLACEHOLDER_SECRETS: Final = frozenset({"", "change-me", "changeme", "set-me", "secret", "dev", "placeholder", "redshield", "password"})
 
 
 class SettingsError(RuntimeError):
@@ -45,6 +45,11 @@ class ServiceSettings(BaseSettings):
     port: int = 0
     database_url: str = ""
     kafka_bootstrap_servers: str = Field(default_factory=lambda: os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
+    #: Kafka authentication (production: SASL_PLAINTEXT or SASL_SSL with SCRAM-SHA-512 per service).
+    kafka_security_protocol: str = Field(default_factory=lambda: os.environ.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"))
+    kafka_sasl_mechanism: str = Field(default_factory=lambda: os.environ.get("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"))
+    kafka_sasl_username: str | None = Field(default_factory=lambda: os.environ.get("KAFKA_SASL_USERNAME"))
+    kafka_sasl_password: str | None = Field(default_factory=lambda: os.environ.get("KAFKA_SASL_PASSWORD"))
     #: Prefix of every topic name in this deployment (tests give each test its own, e.g. ``t1a2b.``).
     topic_prefix: str = Field(default_factory=lambda: os.environ.get("REDSHIELD_TOPIC_PREFIX", ""))
     #: Pattern subscribers refresh topic metadata at least this often, so a new platform's feed is joined.
