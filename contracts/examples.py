@@ -12,6 +12,8 @@ from typing import Final
 
 from contracts.events.channel import ComplaintReceived, ComplaintSubmitted
 from contracts.examples_analytics import GOLDEN_ANALYTICS
+from contracts.examples_bridge import GOLDEN_BRIDGE
+from contracts.examples_channel import GOLDEN_CHANNEL
 from contracts.golden_example import TRACEPARENT, Golden, fixed_uuid7
 
 __all__ = ["GOLDEN", "TRACEPARENT", "Golden", "fixed_uuid7"]
@@ -117,4 +119,6 @@ GOLDEN: Final[dict[str, list[Golden]]] = {
     ],
 }
 # Each service keeps its examples in a module of its own; the generator sees them all here.
+GOLDEN.update(GOLDEN_CHANNEL)
+GOLDEN.update(GOLDEN_BRIDGE)
 GOLDEN.update(GOLDEN_ANALYTICS)

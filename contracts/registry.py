@@ -6,16 +6,14 @@ from typing import Final
 
 from contracts.events.analytics import WarningRaised
 from contracts.events.base import EventData
-from contracts.events.channel import ComplaintReceived, ComplaintSubmitted
+from contracts.events.bridge import BRIDGE_EVENTS
+from contracts.events.channel import HANDLING_EVENTS, ComplaintAnswered, ComplaintReceived, ComplaintSubmitted
 
-EVENT_MODELS: Final[dict[str, type[EventData]]] = {
-    model.event_type: model
-    for model in (
-        ComplaintSubmitted,
-        ComplaintReceived,
-        WarningRaised,
-    )
-}
+_CHANNEL: Final[tuple[type[EventData], ...]] = (ComplaintSubmitted, ComplaintReceived, ComplaintAnswered, *HANDLING_EVENTS)
+
+EVENT_MODELS: Final[dict[str, type[EventData]]] = {model.event_type: model for model in _CHANNEL}
+EVENT_MODELS.update({model.event_type: model for model in BRIDGE_EVENTS})
+EVENT_MODELS[WarningRaised.event_type] = WarningRaised
 
 
 def model_for(event_type: str) -> type[EventData] | None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -113,3 +114,236 @@ class ComplaintReceived(EventData):
     category: ComplaintCategory
     description: str
     consumer_hash: str | None = Field(default=None, description="HMAC-SHA256 of the consumer, salted per deployment")
+
+
+# -- the handling of a complaint or report: states, grounds and one event per transition ---------------------
+class ComplaintState(StrEnum):
+    """Where an item stands (DOMAIN.md, "Complaints and reports")."""
+
+    RECEIVED = "received"
+    ASSIGNED_TO_PLATFORM = "assigned_to_platform"  # 先行处置: the platform has its first-handling deadline
+    PLATFORM_SETTLED = "platform_settled"  # waits for the consumer to confirm or disagree
+    PLATFORM_NOT_SETTLED = "platform_not_settled"
+    PLATFORM_CONTESTED = "platform_contested"
+    AWAITING_ACCEPTANCE = "awaiting_acceptance"  # the bureau's track: accept or refuse
+    ACCEPTED = "accepted"
+    REFUSED = "refused"  # final
+    MEDIATION = "mediation"
+    MEDIATION_ENDED = "mediation_ended"  # both sides are told, then closed
+    VERIFICATION = "verification"  # 核查: reports
+    ESCALATED_AS_CLUE = "escalated_as_clue"  # final: enforcement takes it from here
+    CLOSED = "closed"  # final
+
+
+class DeadlineKind(StrEnum):
+    FIRST_HANDLING = "first_handling"
+    ACCEPTANCE = "acceptance"
+    MEDIATION = "mediation"
+    MEDIATION_END_NOTICE = "mediation_end_notice"
+    VERIFICATION = "verification"
+
+
+class ActorRole(StrEnum):
+    """Who moved an item: the audit record names the person, events only the role."""
+
+    PLATFORM = "platform"
+    BUREAU = "bureau"
+    CONSUMER = "consumer"
+    SYSTEM = "system"  # the deadline scheduler, intake rules
+
+
+class AnswerOutcome(StrEnum):
+    SETTLED = "settled"
+    NOT_SETTLED = "not_settled"
+    CONTESTED = "contested"
+
+
+class ReferralReason(StrEnum):
+    """Why an item went to the bureau's track."""
+
+    PLATFORM_NOT_CONNECTED = "platform_not_connected"
+    NOT_SETTLED = "not_settled"
+    CONTESTED = "contested"
+    FIRST_HANDLING_MISSED = "first_handling_missed"
+    CONSUMER_DISAGREED = "consumer_disagreed"
+
+
+class RefusalGround(StrEnum):
+    """Grounds for not accepting a complaint (不予受理), DOMAIN.md."""
+
+    OUTSIDE_REMIT = "outside_remit"
+    OUTSIDE_JURISDICTION = "outside_jurisdiction"
+    ALREADY_HANDLED = "already_handled"
+    NOT_PERSONAL_CONSUMPTION = "not_personal_consumption"
+    TIME_BARRED = "time_barred"  # more than 3 years since the consumer knew of the harm
+    MATERIALS_MISSING_OR_FALSE = "materials_missing_or_false"
+    IDENTITY_NOT_VERIFIED = "identity_not_verified"  # impersonation or refusal of identity checks
+    OTHER_LEGAL_GROUND = "other_legal_ground"  # the detail must name it
+
+
+class MediationEndGround(StrEnum):
+    AGREEMENT = "agreement"
+    WITHDRAWN = "withdrawn"
+    REFUSED = "refused"  # a party refuses to continue
+    IMPASSE = "impasse"
+    TIME_LIMIT = "time_limit"  # no agreement within the rule set's limit
+    DISSOLUTION = "dissolution"  # a party dissolved
+
+
+class ClosingOutcome(StrEnum):
+    SETTLED_BY_PLATFORM = "settled_by_platform"  # settled in first handling, confirmed by the consumer
+    MEDIATION_AGREEMENT = "mediation_agreement"
+    MEDIATION_FAILED = "mediation_failed"  # ended on any other ground
+    NO_MEDIATION_CONSENT = "no_mediation_consent"  # accepted, but the parties did not consent to mediation
+    NO_VIOLATION_FOUND = "no_violation_found"  # a report verified and closed with reasons
+
+
+class DeadlineRef(_Closed):
+    kind: DeadlineKind
+    due: date = Field(description="Last day (China time) on which the step may still be taken")
+    provisional: bool = Field(default=False, description="Counted on weekends alone: a year without official holiday data")
+
+
+class FirstHandlingAnswer(_Closed):
+    """A platform's answer to a complaint assigned to it: the HTTP body of ``POST /v1/complaints/{id}/answer``."""
+
+    outcome: AnswerOutcome
+    refund_amount: AmountCny | None = Field(default=None, description="Only with outcome settled; CNY, decimal string")
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)] | None = Field(
+        default=None, description="Required with outcome contested"
+    )
+
+
+class ComplaintAnswered(FirstHandlingAnswer, EventData):
+    """A platform's first-handling answer, published on its feed topic ``feed.<platform_id>.answers.v1``."""
+
+    event_type: ClassVar[str] = "redshield.platform.complaint.answered.v1"
+    topic: ClassVar[str] = "feed.<platform_id>.answers.v1"
+    summary: ClassVar[str] = "A platform answered a complaint assigned to it for first handling."
+
+    complaint_id: str = Field(description="channel's complaint id, as given in the assignment")
+
+
+class _ComplaintEvent(EventData):
+    """What every handling event carries; ``state`` is the item's state after the event."""
+
+    topic: ClassVar[str] = topics.CHANNEL_COMPLAINTS
+
+    complaint_id: str
+    platform_id: str
+    region: RegionCode
+    state: ComplaintState
+    at: AwareDatetime
+    deadline: DeadlineRef | None = Field(default=None, description="The deadline the new state runs against, where it has one")
+
+
+class _Transition(_ComplaintEvent):
+    previous_state: ComplaintState
+    by: ActorRole
+
+
+class ComplaintAssigned(_Transition):
+    """Also published to ``notify.<platform_id>.v1`` for the platform."""
+
+    event_type: ClassVar[str] = "redshield.channel.complaint.assigned.v1"
+    summary: ClassVar[str] = "A complaint was assigned to its platform for first handling (先行处置), with the deadline."
+
+    platform_complaint_id: str
+
+
+class ComplaintPlatformResponded(_Transition):
+    event_type: ClassVar[str] = "redshield.channel.complaint.platform_responded.v1"
+    summary: ClassVar[str] = "The platform answered its first handling: settled, not settled or contested."
+
+    outcome: AnswerOutcome
+    refund_amount: str | None = Field(default=None, description="CNY, decimal string with 2 decimals")
+    reason: str | None = None
+
+
+class ComplaintReferred(_Transition):
+    event_type: ClassVar[str] = "redshield.channel.complaint.referred.v1"
+    summary: ClassVar[str] = "A complaint went to the bureau's track, which has its acceptance deadline."
+
+    reason: ReferralReason
+
+
+class ComplaintAccepted(_Transition):
+    event_type: ClassVar[str] = "redshield.channel.complaint.accepted.v1"
+    summary: ClassVar[str] = "The bureau accepted a complaint (受理)."
+
+
+class ComplaintRefused(_Transition):
+    event_type: ClassVar[str] = "redshield.channel.complaint.refused.v1"
+    summary: ClassVar[str] = "The bureau refused a complaint (不予受理) on a ground from the rule set."
+
+    ground: RefusalGround
+    detail: str | None = None
+
+
+class ComplaintMediationStarted(_Transition):
+    event_type: ClassVar[str] = "redshield.channel.complaint.mediation_started.v1"
+    summary: ClassVar[str] = "Both parties consented and mediation started, with its time limit."
+
+
+class ComplaintMediationEnded(_Transition):
+    event_type: ClassVar[str] = "redshield.channel.complaint.mediation_ended.v1"
+    summary: ClassVar[str] = "Mediation ended by agreement or on an ending ground; both sides are to be told."
+
+    ground: MediationEndGround
+
+
+class ComplaintVerificationStarted(_Transition):
+    event_type: ClassVar[str] = "redshield.channel.complaint.verification_started.v1"
+    summary: ClassVar[str] = "A report (or a violation found in a complaint) is being verified (核查)."
+
+
+class ComplaintVerificationExtended(_Transition):
+    event_type: ClassVar[str] = "redshield.channel.complaint.verification_extended.v1"
+    summary: ClassVar[str] = "The verification deadline was extended with an approver's consent."
+
+
+class ComplaintEscalated(_Transition):
+    event_type: ClassVar[str] = "redshield.channel.complaint.escalated.v1"
+    summary: ClassVar[str] = "A verified report became a case clue for enforcement."
+
+    finding: str = Field(description="What the verification found: the suspected violation")
+
+
+class ComplaintClosed(_Transition):
+    event_type: ClassVar[str] = "redshield.channel.complaint.closed.v1"
+    summary: ClassVar[str] = "The item was closed with an outcome."
+
+    outcome: ClosingOutcome
+    reason: str | None = None
+
+
+class ComplaintDeadlineApproaching(_ComplaintEvent):
+    event_type: ClassVar[str] = "redshield.channel.complaint.deadline_approaching.v1"
+    summary: ClassVar[str] = "A deadline is near (a configured number of working days before its last day)."
+
+    deadline: DeadlineRef
+
+
+class ComplaintDeadlineMissed(_ComplaintEvent):
+    event_type: ClassVar[str] = "redshield.channel.complaint.deadline_missed.v1"
+    summary: ClassVar[str] = "A deadline passed with its step not taken."
+
+    deadline: DeadlineRef
+
+
+#: Every event type channel publishes about an item after it was received, in the order of the canal.
+HANDLING_EVENTS: tuple[type[_ComplaintEvent], ...] = (
+    ComplaintAssigned,
+    ComplaintPlatformResponded,
+    ComplaintReferred,
+    ComplaintAccepted,
+    ComplaintRefused,
+    ComplaintMediationStarted,
+    ComplaintMediationEnded,
+    ComplaintVerificationStarted,
+    ComplaintVerificationExtended,
+    ComplaintEscalated,
+    ComplaintClosed,
+    ComplaintDeadlineApproaching,
+    ComplaintDeadlineMissed,
+)

@@ -86,11 +86,55 @@ def build_router(service: Service, ch: ClickHouse, ingest: Ingest) -> APIRouter:
         region: str | None = None,
         platform: str | None = None,
         category: str | None = None,
+        interval: Annotated[str, Query(description="trend buckets: day, week or month")] = "day",
     ) -> dict[str, Any]:
         require_role(caller, Role.REGULATOR, Role.BUREAU, Role.ADMIN, Role.AUDITOR)
         chosen = filters(caller, start, end, region, platform, category)
-        answer = await cockpits.governance(ch, chosen)
-        answer["filters"] = chosen.as_dict()
+        answer = await cockpits.governance(ch, chosen, checked_interval(interval))
+        return finish(answer, chosen.as_dict() | {"interval": interval})
+
+    @router.get("/cockpits/overview", summary="Platform overview cockpit: platforms, stores, GMV and data exchanges, with distributions")
+    async def overview(
+        caller: CurrentCaller,
+        region: str | None = None,
+        platform: str | None = None,
+        category: Annotated[str | None, Query(description="a store's goods category")] = None,
+    ) -> dict[str, Any]:
+        require_role(caller, Role.REGULATOR, Role.BUREAU, Role.ADMIN, Role.AUDITOR)
+        chosen = filters(caller, None, None, region, platform, None)
+        if category is not None and not 0 < len(category) <= 100:
+            raise _bad_filter("category", "a goods category is 1 to 100 characters")
+        answer = await cockpits.overview(ch, region=chosen.region, platform=chosen.platform, category=category)
+        return finish(answer, {"region": chosen.region, "platform": chosen.platform, "category": category})
+
+    @router.get("/cockpits/platforms/{platform_id}", summary="Platform detail cockpit: profile, complaint and first-handling trends, rates")
+    async def platform_detail(
+        platform_id: str,
+        caller: CurrentCaller,
+        start: Annotated[str | None, Query(alias="from", description="RFC 3339 time or YYYY-MM-DD (inclusive)")] = None,
+        end: Annotated[str | None, Query(alias="to", description="RFC 3339 time or YYYY-MM-DD (inclusive day)")] = None,
+        region: str | None = None,
+        category: str | None = None,
+        interval: Annotated[str, Query(description="trend buckets: day, week or month")] = "day",
+    ) -> dict[str, Any]:
+        if caller.role is Role.PLATFORM and caller.platform_id != platform_id:
+            # Another platform's cockpit answers like a platform that does not exist.
+            raise Problem(404, "Not found", f"no platform {platform_id}")
+        if not PLATFORM_ID_RE.fullmatch(platform_id):
+            raise _bad_filter("platform_id", f"{platform_id!r} is not a platform id")
+        chosen = filters(caller, start, end, region, platform_id, category)
+        answer = await cockpits.platform_detail(ch, platform_id, chosen, checked_interval(interval))
+        if answer is None:
+            raise Problem(404, "Not found", f"no platform {platform_id}")
+        return finish(answer, chosen.as_dict() | {"interval": interval})
+
+    def checked_interval(interval: str) -> cockpits.Interval:
+        if interval not in ("day", "week", "month"):
+            raise _bad_filter("interval", f"{interval!r} is not day, week or month")
+        return interval  # type: ignore[return-value]
+
+    def finish(answer: dict[str, Any], applied: dict[str, Any]) -> dict[str, Any]:
+        answer["filters"] = applied
         answer["freshness"] = freshness()
         answer["generated_at"] = datetime.now(UTC).isoformat()
         return answer

@@ -1,12 +1,29 @@
-"""Cockpit queries. Filters become bound parameters; every answer carries its freshness."""
+"""Cockpit queries. Filters become bound parameters; every answer carries its freshness (added by the API)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, Final, Literal
 
 from services.analytics.clickhouse import ClickHouse
+
+Interval = Literal["day", "week", "month"]
+_BUCKET: Final = {
+    "day": "toDate(received_at, 'Asia/Shanghai')",
+    "week": "toMonday(toDate(received_at, 'Asia/Shanghai'))",
+    "month": "toStartOfMonth(toDate(received_at, 'Asia/Shanghai'))",
+}
+#: Panels fed by enforcement's events (negative subjects, filed cases, violation types) answer empty until
+#: enforcement publishes them; the note says so instead of inventing figures.
+AWAITING_ENFORCEMENT: Final = "no enforcement events ingested yet"
+
+
+def region_prefix(region: str) -> str:
+    """Region codes are hierarchical: 330000 is the province, 330100 the city, 330106 one district."""
+    prefix = region.rstrip("0") or region
+    return prefix + "0" if len(prefix) % 2 else prefix
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,19 +34,15 @@ class Filters:
     platform: str | None = None
     category: str | None = None
 
-    def where(self) -> tuple[str, dict[str, Any]]:
-        clauses = ["received_at >= {start:DateTime64(3, 'UTC')}", "received_at < {end:DateTime64(3, 'UTC')}"]
+    def where(self, time_column: str = "received_at") -> tuple[str, dict[str, Any]]:
+        clauses = [f"{time_column} >= {{start:DateTime64(3, 'UTC')}}", f"{time_column} < {{end:DateTime64(3, 'UTC')}}"]
         params: dict[str, Any] = {
             "start": self.start.astimezone(UTC).replace(tzinfo=None),
             "end": self.end.astimezone(UTC).replace(tzinfo=None),
         }
         if self.region:
-            # Region codes are hierarchical: 330000 is the province, 330100 the city, 330106 one district.
-            prefix = self.region.rstrip("0") or self.region
-            if len(prefix) % 2:
-                prefix += "0"
             clauses.append("startsWith(region, {region:String})")
-            params["region"] = prefix
+            params["region"] = region_prefix(self.region)
         if self.platform:
             clauses.append("platform_id = {platform:String}")
             params["platform"] = self.platform
@@ -48,35 +61,224 @@ class Filters:
         }
 
 
-async def governance(ch: ClickHouse, filters: Filters) -> dict[str, Any]:
-    where, params = filters.where()
-    base = f"FROM complaints FINAL WHERE {where}"
-    rows = await ch.query(
+def _pairs(rows: list[tuple[Any, ...]], name: str) -> list[dict[str, Any]]:
+    return [{name: key, "count": int(n)} for key, n in rows]
+
+
+async def _first_handling(ch: ClickHouse, selected: str, params: dict[str, Any], bucket: str | None = None) -> Any:
+    """Per complaint: assigned to its platform? answered? settled? within the deadline? Optionally per time bucket."""
+    per_complaint = f"""
+        SELECT complaint_id,
+               countIf(type = 'assigned') > 0 AS assigned,
+               anyIf(deadline_due, type = 'assigned') AS due,
+               countIf(type = 'platform_responded') > 0 AS responded,
+               minIf(at, type = 'platform_responded') AS responded_at,
+               countIf(type = 'platform_responded' AND outcome = 'settled') > 0 AS settled,
+               countIf(type = 'deadline_missed' AND deadline_kind = 'first_handling') > 0 AS missed
+        FROM complaint_transitions FINAL
+        WHERE complaint_id IN (SELECT complaint_id {selected})
+        GROUP BY complaint_id
+    """
+    # Outer names differ from the inner columns: ClickHouse resolves aliases query-wide.
+    figures = """
+        countIf(assigned) AS n_assigned, countIf(responded) AS n_answered, countIf(settled) AS n_settled,
+        countIf(responded AND toDate(responded_at, 'Asia/Shanghai') <= due) AS n_within, countIf(missed) AS n_missed
+    """
+    if bucket is None:
+        return (await ch.query(f"SELECT {figures} FROM ({per_complaint})", params))[0]
+    return await ch.query(
         f"""
-        SELECT
-            count() AS total,
-            countIf(kind = 'complaint') AS complaints,
-            countIf(kind = 'report') AS reports
-        {base}
+        SELECT b.bucket, {figures}
+        FROM ({per_complaint}) AS f
+        INNER JOIN (SELECT complaint_id, {bucket} AS bucket {selected}) AS b USING complaint_id
+        GROUP BY b.bucket ORDER BY b.bucket
         """,
         params,
     )
-    total, complaints_n, reports_n = rows[0] if rows else (0, 0, 0)
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+async def governance(ch: ClickHouse, filters: Filters, interval: Interval = "day") -> dict[str, Any]:
+    where, params = filters.where()
+    selected = f"FROM complaints FINAL WHERE {where}"
+    total, complaints_n, reports_n = (
+        await ch.query(f"SELECT count(), countIf(kind = 'complaint'), countIf(kind = 'report') {selected}", params)
+    )[0]
     by_platform = await ch.query(
-        f"SELECT platform_id, count() AS n {base} GROUP BY platform_id ORDER BY n DESC, platform_id LIMIT 50", params
+        f"SELECT platform_id, count() AS n {selected} GROUP BY platform_id ORDER BY n DESC, platform_id LIMIT 50", params
     )
-    by_category = await ch.query(f"SELECT category, count() AS n {base} GROUP BY category ORDER BY n DESC, category", params)
-    by_region = await ch.query(f"SELECT region, count() AS n {base} GROUP BY region ORDER BY n DESC, region LIMIT 50", params)
-    by_state = await ch.query(f"SELECT state, count() AS n {base} GROUP BY state ORDER BY n DESC, state", params)
-    trend = await ch.query(f"SELECT toDate(received_at, 'Asia/Shanghai') AS day, count() AS n {base} GROUP BY day ORDER BY day", params)
+    by_category = await ch.query(f"SELECT category, count() AS n {selected} GROUP BY category ORDER BY n DESC, category", params)
+    by_region = await ch.query(f"SELECT region, count() AS n {selected} GROUP BY region ORDER BY n DESC, region LIMIT 50", params)
+    moved = await ch.query(
+        f"""
+        SELECT state, count() AS n FROM (
+            SELECT complaint_id, argMax(state, at) AS state FROM complaint_transitions FINAL
+            WHERE complaint_id IN (SELECT complaint_id {selected}) GROUP BY complaint_id
+        ) GROUP BY state ORDER BY n DESC, state
+        """,
+        params,
+    )
+    still_received = int(total) - sum(int(n) for _, n in moved)
+    by_state = sorted(
+        [(s, int(n)) for s, n in moved if s != "received"]
+        + [("received", still_received + sum(int(n) for s, n in moved if s == "received"))],
+        key=lambda p: (-p[1], p[0]),
+    )
+    trend = await ch.query(f"SELECT {_BUCKET[interval]} AS bucket, count() AS n {selected} GROUP BY bucket ORDER BY bucket", params)
+    assigned, responded, settled, within, missed = await _first_handling(ch, selected, params)
     return {
         "complaints": {
             "total": int(total),
             "by_kind": {"complaint": int(complaints_n), "report": int(reports_n)},
-            "by_platform": [{"platform_id": p, "count": int(n)} for p, n in by_platform],
-            "by_category": [{"category": c, "count": int(n)} for c, n in by_category],
-            "by_region": [{"region": r, "count": int(n)} for r, n in by_region],
-            "by_state": [{"state": s, "count": int(n)} for s, n in by_state],
-            "trend": [{"day": d.isoformat(), "count": int(n)} for d, n in trend],
+            "by_platform": _pairs(by_platform, "platform_id"),
+            "by_category": _pairs(by_category, "category"),
+            "by_region": _pairs(by_region, "region"),
+            "by_state": [{"state": s, "count": n} for s, n in by_state if n],
+            "trend": [{"day" if interval == "day" else interval: d.isoformat(), "count": int(n)} for d, n in trend],
+            "interval": interval,
         },
+        "first_handling": {
+            "assigned": int(assigned),
+            "answered": int(responded),
+            "settled": int(settled),
+            "within_deadline": int(within),
+            "deadline_missed": int(missed),
+            "share_handled_first": _share(int(assigned), int(complaints_n)),
+            "share_within_deadline": _share(int(within), int(assigned)),
+        },
+        "negative_subjects": {"total": 0, "by_platform": [], "note": AWAITING_ENFORCEMENT},
+        "cases": {"filed": 0, "by_violation_type": [], "note": AWAITING_ENFORCEMENT},
+    }
+
+
+async def overview(ch: ClickHouse, *, region: str | None, platform: str | None, category: str | None) -> dict[str, Any]:
+    p_where = ["1"]
+    s_where = ["open = 1"]
+    params: dict[str, Any] = {}
+    if region:
+        params["region"] = region_prefix(region)
+        p_where.append("startsWith(domicile_region, {region:String})")
+        s_where.append("startsWith(region, {region:String})")
+    if platform:
+        params["platform"] = platform
+        p_where.append("platform_id = {platform:String}")
+        s_where.append("platform_id = {platform:String}")
+    if category:
+        params["category"] = category
+        s_where.append("category = {category:String}")
+    platforms_sql = f"FROM platforms FINAL WHERE {' AND '.join(p_where)}"
+    stores_sql = f"FROM stores FINAL WHERE {' AND '.join(s_where)}"
+    ((platform_total, connected),) = await ch.query(f"SELECT count(), countIf(connected_to_canal = 1) {platforms_sql}", params)
+    by_type = await ch.query(f"SELECT type, count() AS n {platforms_sql} GROUP BY type ORDER BY n DESC, type", params)
+    by_domicile = await ch.query(
+        f"SELECT domicile_region, count() AS n {platforms_sql} GROUP BY domicile_region ORDER BY n DESC, domicile_region", params
+    )
+    platform_list = await ch.query(
+        f"SELECT platform_id, name, type, domicile_region {platforms_sql} ORDER BY platform_id LIMIT 500", params
+    )
+    ((store_total, above),) = await ch.query(f"SELECT count(), countIf(above_threshold = 1) {stores_sql}", params)
+    stores_by_platform = await ch.query(
+        f"SELECT platform_id, count() AS n {stores_sql} GROUP BY platform_id ORDER BY n DESC, platform_id LIMIT 50", params
+    )
+    stores_by_category = await ch.query(
+        f"SELECT category, count() AS n {stores_sql} GROUP BY category ORDER BY n DESC, category LIMIT 50", params
+    )
+    stores_by_region = await ch.query(f"SELECT region, count() AS n {stores_sql} GROUP BY region ORDER BY n DESC, region LIMIT 50", params)
+    (exchanges,) = (
+        await ch.query(
+            """
+            SELECT countIf(type NOT LIKE 'redshield.bridge.store.%')
+                 + uniqExactIf(JSONExtractString(data, 'submission_id'), type LIKE 'redshield.bridge.store.%')
+            FROM events FINAL WHERE startsWith(type, 'redshield.bridge.')
+            """
+        )
+    )[0]
+    return {
+        "platforms": {
+            "total": int(platform_total),
+            "connected_to_canal": int(connected),
+            "by_type": _pairs(by_type, "type"),
+            "by_domicile_region": _pairs(by_domicile, "region"),
+            "list": [{"platform_id": p, "name": n, "type": t, "domicile_region": r} for p, n, t, r in platform_list],
+        },
+        "stores": {
+            "total": int(store_total),
+            "above_threshold": int(above),
+            "by_platform": _pairs(stores_by_platform, "platform_id"),
+            "by_category": _pairs(stores_by_category, "category"),
+            "by_region": _pairs(stores_by_region, "region"),
+        },
+        "gmv": {"total_cny": None, "by_platform": [], "by_category": [], "by_month": [], "note": "no periodic reports ingested yet"},
+        "data_exchanges": {"total": int(exchanges)},
+    }
+
+
+def _per(count: int, size: Decimal | int | None, unit: int) -> float | None:
+    return round(count * unit / float(size), 4) if size else None
+
+
+async def platform_detail(ch: ClickHouse, platform_id: str, filters: Filters, interval: Interval = "day") -> dict[str, Any] | None:
+    profile = await ch.query(
+        "SELECT name, uscc, domicile_region, type, operating_model, main_categories, connected_to_canal, version "
+        "FROM platforms FINAL WHERE platform_id = {p:String}",
+        {"p": platform_id},
+    )
+    where, params = Filters(filters.start, filters.end, filters.region, platform_id, filters.category).where()
+    selected = f"FROM complaints FINAL WHERE {where}"
+    (total,) = (await ch.query(f"SELECT count() {selected}", params))[0]
+    if not profile and not total:
+        return None
+    (stores,) = (await ch.query("SELECT count() FROM stores FINAL WHERE platform_id = {p:String} AND open = 1", {"p": platform_id}))[0]
+    stores_by_category = await ch.query(
+        "SELECT category, count() AS n FROM stores FINAL WHERE platform_id = {p:String} AND open = 1 GROUP BY category ORDER BY n DESC LIMIT 20",
+        {"p": platform_id},
+    )
+    trend = await ch.query(f"SELECT {_BUCKET[interval]} AS bucket, count() AS n {selected} GROUP BY bucket ORDER BY bucket", params)
+    fh_trend = await _first_handling(ch, selected, params, bucket=_BUCKET[interval])
+    top_categories = await ch.query(
+        f"SELECT category, count() AS n {selected} GROUP BY category ORDER BY n DESC, category LIMIT 10", params
+    )
+    top_merchants = await ch.query(
+        f"SELECT store_id, any(store_name), count() AS n {selected} GROUP BY store_id ORDER BY n DESC, store_id LIMIT 10", params
+    )
+    key = "day" if interval == "day" else interval
+    p = profile[0] if profile else None
+    return {
+        "platform_id": platform_id,
+        "profile": None
+        if p is None
+        else {
+            "name": p[0],
+            "uscc": p[1],
+            "domicile_region": p[2],
+            "type": p[3],
+            "operating_model": p[4],
+            "main_categories": list(p[5]),
+            "connected_to_canal": bool(p[6]),
+            "version": int(p[7]),
+        },
+        "stores": {"total": int(stores), "by_category": _pairs(stores_by_category, "category")},
+        "complaints": {
+            "total": int(total),
+            "per_10k_stores": _per(int(total), int(stores), 10_000),
+            "per_100m_cny_gmv": None,
+            "trend": [{key: d.isoformat(), "count": int(n)} for d, n in trend],
+            "top_categories": _pairs(top_categories, "category"),
+            "top_merchants": [{"store_id": s, "store_name": name, "count": int(n)} for s, name, n in top_merchants],
+        },
+        "first_handling_trend": [
+            {
+                key: b.isoformat(),
+                "assigned": int(a),
+                "answered": int(r),
+                "settled": int(s),
+                "within_deadline": int(w),
+                "deadline_missed": int(m),
+            }
+            for b, a, r, s, w, m in fh_trend
+        ],
+        "gmv": {"total_cny": None, "note": "no periodic reports ingested yet"},
     }

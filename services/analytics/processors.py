@@ -12,7 +12,8 @@ import orjson
 from pydantic import ValidationError
 
 from contracts.envelope import Envelope
-from contracts.events.channel import ComplaintReceived
+from contracts.events.bridge import PlatformRegistered, PlatformUpdated, StoreClosed, StoreRegistered, StoreUpdated
+from contracts.events.channel import HANDLING_EVENTS, ComplaintReceived
 from contracts.registry import model_for
 
 EVENT_COLUMNS: Final = (
@@ -52,7 +53,50 @@ COMPLAINT_COLUMNS: Final = (
     "updated_at",
     "ingested_at",
 )
-COLUMNS: Final[dict[str, tuple[str, ...]]] = {"events": EVENT_COLUMNS, "complaints": COMPLAINT_COLUMNS}
+PLATFORM_COLUMNS: Final = (
+    "platform_id",
+    "name",
+    "uscc",
+    "domicile_region",
+    "type",
+    "operating_model",
+    "main_categories",
+    "connected_to_canal",
+    "version",
+    "updated_at",
+)
+STORE_COLUMNS: Final = (
+    "platform_id",
+    "store_id",
+    "merchant_name",
+    "uscc",
+    "region",
+    "category",
+    "above_threshold",
+    "open",
+    "updated_at",
+)
+TRANSITION_COLUMNS: Final = (
+    "event_id",
+    "complaint_id",
+    "platform_id",
+    "region",
+    "type",
+    "state",
+    "previous_state",
+    "actor",
+    "at",
+    "deadline_kind",
+    "deadline_due",
+    "outcome",
+)
+COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    "events": EVENT_COLUMNS,
+    "complaints": COMPLAINT_COLUMNS,
+    "platforms": PLATFORM_COLUMNS,
+    "stores": STORE_COLUMNS,
+    "complaint_transitions": TRANSITION_COLUMNS,
+}
 
 
 class ProcessorError(ValueError):
@@ -108,9 +152,74 @@ def _complaint_received(env: Envelope, ingested_at: datetime, rows: Rows) -> Non
     )
 
 
+def _platform(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
+    model = PlatformUpdated if env.type == PlatformUpdated.event_type else PlatformRegistered
+    p = model.model_validate(env.data)
+    rows.add(
+        "platforms",
+        (
+            p.platform_id,
+            p.name,
+            p.uscc,
+            p.domicile_region,
+            p.type.value,
+            p.operating_model,
+            list(p.main_categories),
+            1 if p.connected_to_canal else 0,
+            p.version,
+            _utc(env.time),
+        ),
+    )
+
+
+def _store(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
+    model = StoreUpdated if env.type == StoreUpdated.event_type else StoreRegistered
+    s = model.model_validate(env.data)
+    rows.add(
+        "stores",
+        (s.platform_id, s.store_id, s.merchant_name, s.uscc or "", s.region, s.category, 1 if s.above_threshold else 0, 1, _utc(env.time)),
+    )
+
+
+def _store_closed(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
+    s = StoreClosed.model_validate(env.data)
+    rows.add("stores", (s.platform_id, s.store_id, "", s.uscc or "", s.region, "", 0, 0, _utc(env.time)))
+
+
+def _handling(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
+    model = HANDLING_BY_TYPE[env.type]
+    e = model.model_validate(env.data)
+    outcome = getattr(e, "outcome", None) or getattr(e, "ground", None) or getattr(e, "reason", None)
+    rows.add(
+        "complaint_transitions",
+        (
+            env.id,
+            e.complaint_id,
+            e.platform_id,
+            e.region,
+            env.type.split(".")[3],
+            e.state.value,
+            getattr(e, "previous_state", e.state).value,
+            getattr(e, "by", None) or "",
+            _utc(e.at),
+            e.deadline.kind.value if e.deadline else "",
+            e.deadline.due if e.deadline else None,
+            str(getattr(outcome, "value", outcome) or ""),
+        ),
+    )
+
+
+HANDLING_BY_TYPE: Final = {model.event_type: model for model in HANDLING_EVENTS}
+
 #: Processors by CloudEvents type; a type without one is still stored raw in ``events``.
 PROCESSORS: Final[dict[str, Callable[[Envelope, datetime, Rows], None]]] = {
     ComplaintReceived.event_type: _complaint_received,
+    PlatformRegistered.event_type: _platform,
+    PlatformUpdated.event_type: _platform,
+    StoreRegistered.event_type: _store,
+    StoreUpdated.event_type: _store,
+    StoreClosed.event_type: _store_closed,
+    **{event_type: _handling for event_type in HANDLING_BY_TYPE},
 }
 
 

@@ -1,14 +1,90 @@
-"""bridge wiring. Its use cases (platform registry, subjects, submissions) arrive with their issue."""
+"""bridge wiring: settings → service runtime → registry, receiver, applier → HTTP routes."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import re
+from typing import Final
 
+from fastapi import FastAPI
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from contracts import topics
+from contracts.events.bridge import BRIDGE_EVENTS
+from services.bridge import api
+from services.bridge.apply import Applier
+from services.bridge.platforms import Registry
+from services.bridge.submissions import Receiver
 from services.runtime.clock import Clock
+from services.runtime.http import BodyLimit
+from services.runtime.keys import FieldCipher, dev_secret
 from services.runtime.service import Service
 from services.runtime.settings import ServiceSettings, load
 
+_UPLOAD_PATH: Final = re.compile(r"^/v1/platforms/[^/]+/submissions$")
+
+
+class BridgeSettings(ServiceSettings):
+    #: Key for personal data at rest (ID numbers, contacts). REDSHIELD_BRIDGE_PII_KEY.
+    pii_key: str | None = None
+    #: Key of the digests that compare store content and ID numbers without revealing them. REDSHIELD_BRIDGE_DIGEST_KEY.
+    digest_key: str | None = None
+    #: Rows staged per transaction while an upload streams in.
+    submission_batch_rows: int = 5000
+    #: Rows per page when a submission is applied (events written per page).
+    apply_page_rows: int = 5000
+    #: Largest submission body: 9 million stores of ~400 bytes, with room to spare.
+    max_submission_bytes: int = 16 * 1024**3
+    #: An upload with no progress for this long is marked interrupted and its staged rows dropped.
+    stale_upload_seconds: float = 60.0
+
+
+class UploadAwareBodyLimit(BodyLimit):
+    """The service-wide body limit, except for submission uploads, which stream millions of rows.
+
+    The runtime's limit applies to every path; a submission has its own, much larger one.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_max_bytes: int) -> None:
+        super().__init__(app, max_bytes)
+        self.uploads = BodyLimit(app, upload_max_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") == "POST" and _UPLOAD_PATH.match(scope.get("path", "")):
+            await self.uploads(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def _bridge_settings(settings: ServiceSettings | None) -> BridgeSettings:
+    if isinstance(settings, BridgeSettings):
+        return settings
+    if settings is None:
+        return load("bridge", BridgeSettings)
+    # Callers that know only the common settings (the test harness, the CLI) still get bridge's own fields from the environment.
+    return load("bridge", BridgeSettings, **settings.model_dump(exclude={"service"}))
+
 
 def build(settings: ServiceSettings | None = None, *, clock: Clock | None = None, db_schema: str | None = None) -> tuple[Service, FastAPI]:
-    service = Service(settings or load("bridge"), clock=clock, db_schema=db_schema)
-    return service, service.app(title="redshield bridge (红盾云桥)", description="Government–platform data exchange.")
+    config = _bridge_settings(settings)
+    service = Service(config, clock=clock, db_schema=db_schema)
+    cipher = FieldCipher(dev_secret(service.shared, "REDSHIELD_BRIDGE_PII_KEY", config.pii_key))
+    digest_key = dev_secret(service.shared, "REDSHIELD_BRIDGE_DIGEST_KEY", config.digest_key).encode()
+    registry = Registry(clock=service.clock, cipher=cipher)
+    receiver = Receiver(service, clock=service.clock, cipher=cipher, mac_key=digest_key, batch_size=config.submission_batch_rows,
+                        stale_after_s=config.stale_upload_seconds)
+    applier = Applier(service, clock=service.clock, page_size=config.apply_page_rows, housekeeping=receiver.sweep_stale)
+    service.on_start(applier.start)
+    service.on_stop(applier.stop)
+    app = service.app(title="redshield bridge (红盾云桥)", description="Government–platform data exchange: platform registry, "
+                      "subject database, semi-annual submissions.")
+    app.user_middleware[:] = [
+        Middleware(UploadAwareBodyLimit, max_bytes=config.max_body_bytes, upload_max_bytes=config.max_submission_bytes)
+        if m.cls is BodyLimit else m  # type: ignore[comparison-overlap]
+        for m in app.user_middleware
+    ]
+    api.install(app, service, registry, receiver, applier)
+    for model in BRIDGE_EVENTS:
+        service.documents(topics.BRIDGE_SUBJECTS, model)
+    app.state.bridge = (registry, receiver, applier)
+    return service, app

@@ -1,17 +1,21 @@
 """channel's HTTP routes: parse, authorise, call the use case, map errors to problem+json."""
 
-
+import base64
+import binascii
+import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from contracts.codes import IntakeChannel
-from contracts.events.channel import ComplaintFiling
-from services.channel import store
-from services.channel.domain import IntakeRejected
+from contracts.events.channel import ComplaintFiling, ComplaintState, DeadlineRef, FirstHandlingAnswer
+from services.channel import bureau_track, first_handling, store
+from services.channel.domain import GroundRequired, IllegalTransition, IntakeRejected
+from services.channel.handling import Handling, UnknownComplaint
 from services.channel.intake import Intake
+from services.channel.responses import PROBLEMS, Moved, moved, transition_problem
 from services.runtime.auth import Caller, Role
 from services.runtime.http import Problem, require_role
 from services.runtime.service import Service
@@ -22,7 +26,28 @@ class Accepted(BaseModel):
     duplicate: bool
 
 
-def build_router(service: Service, intake: Intake) -> APIRouter:
+class PlatformItem(BaseModel):
+    complaint_id: str
+    platform_complaint_id: str
+    kind: str
+    state: ComplaintState
+    received_at: str
+    category: str
+    store_id: str
+    store_name: str
+    order_id: str | None = None
+    amount: str
+    region: str
+    deadline: DeadlineRef | None = None
+
+
+class PlatformPage(BaseModel):
+    items: list[PlatformItem]
+    #: Pass as ``cursor`` for the next page; absent on the last page.
+    next_cursor: str | None = None
+
+
+def build_router(service: Service, intake: Intake, handling: Handling) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["complaints"])
     CurrentCaller = Annotated[Caller, Depends(service.current_caller)]
 
@@ -35,7 +60,7 @@ def build_router(service: Service, intake: Intake) -> APIRouter:
                 (filed,) = await intake.file(uow, platform_id=caller.platform_id, filings=[filing], intake=IntakeChannel.PLATFORM_API)
                 await uow.commit()
         except IntakeRejected as exc:
-            raise Problem(422, "Filing refused", exc.detail, "https://redshield.dev/problems/" + exc.reason) from exc
+            raise Problem(422, "Filing refused", exc.detail, PROBLEMS + exc.reason) from exc
         return JSONResponse({"complaint_id": filed.complaint_id, "duplicate": filed.duplicate}, status_code=202)
 
     @router.get("/complaints/{complaint_id}", summary="One complaint, as far as the caller may see it")
@@ -48,7 +73,65 @@ def build_router(service: Service, intake: Intake) -> APIRouter:
         row["amount"] = str(row["amount"])
         return row
 
+    @router.get("/platform/complaints", response_model=PlatformPage, summary="The calling platform's items, oldest first, by cursor")
+    async def list_platform_complaints(
+        caller: CurrentCaller,
+        state: Annotated[ComplaintState | None, Query(description="Only items in this state, e.g. assigned_to_platform")] = None,
+        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> PlatformPage:
+        require_role(caller, Role.PLATFORM)
+        assert caller.platform_id is not None
+        after = _decode_cursor(cursor) if cursor else None
+        async with service.uow() as uow:
+            rows = await store.list_for_platform(uow.conn, caller.platform_id, state=state, after=after, limit=limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [_platform_item(row) for row in rows]
+        return PlatformPage(items=items, next_cursor=_encode_cursor(rows[-1]["complaint_id"]) if more else None)
+
+    @router.post("/complaints/{complaint_id}/answer", response_model=Moved,
+                 summary="The platform answers a complaint assigned to it: settled, not settled or contested")
+    async def answer_complaint(complaint_id: str, reply: FirstHandlingAnswer, caller: CurrentCaller) -> Moved:
+        require_role(caller, Role.PLATFORM)
+        assert caller.platform_id is not None
+        try:
+            async with service.uow() as uow:
+                steps = await first_handling.answer(handling, uow, platform_id=caller.platform_id, complaint_id=complaint_id, reply=reply,
+                                                    actor=caller.subject)
+                await uow.commit()
+        except UnknownComplaint as exc:
+            raise Problem(404, "Not found", str(exc)) from exc
+        except (IllegalTransition, GroundRequired, store.StaleTrack) as exc:
+            raise transition_problem(exc) from exc
+        return moved(steps)
+
     return router
+
+
+def _platform_item(row: dict[str, Any]) -> PlatformItem:
+    deadline = None
+    if row["deadline_kind"] is not None:
+        deadline = DeadlineRef(kind=row["deadline_kind"], due=row["deadline_due"], provisional=bool(row["deadline_provisional"]))
+    return PlatformItem(
+        complaint_id=row["complaint_id"], platform_complaint_id=row["platform_complaint_id"], kind=row["kind"], state=row["state"],
+        received_at=row["received_at"].isoformat(), category=row["category"], store_id=row["store_id"], store_name=row["store_name"],
+        order_id=row["order_id"], amount=str(row["amount"]), region=row["region"], deadline=deadline,
+    )
+
+
+def _encode_cursor(complaint_id: str) -> str:
+    return base64.urlsafe_b64encode(complaint_id.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        after = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+        uuid.UUID(after)  # complaint ids are UUIDs: anything else was not made here
+        return after
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise Problem(422, "Invalid request", "cursor is not one this API gave out", PROBLEMS + "validation",
+                      errors=[{"field": "query.cursor", "message": "not a cursor from next_cursor", "type": "value_error"}]) from exc
 
 
 def _may_see(caller: Caller, row: dict[str, Any]) -> bool:
@@ -61,5 +144,6 @@ def _may_see(caller: Caller, row: dict[str, Any]) -> bool:
     return False
 
 
-def install(app: FastAPI, service: Service, intake: Intake) -> None:
-    app.include_router(build_router(service, intake))
+def install(app: FastAPI, service: Service, intake: Intake, handling: Handling) -> None:
+    app.include_router(build_router(service, intake, handling))
+    app.include_router(bureau_track.build_router(service, handling))

@@ -1,4 +1,4 @@
-"""channel's Kafka entry points: every platform's complaint feed, by topic pattern."""
+"""channel's Kafka entry points: every platform's complaint feed and answers feed, by topic pattern."""
 
 from __future__ import annotations
 
@@ -10,26 +10,41 @@ from pydantic import ValidationError
 from contracts import topics
 from contracts.codes import IntakeChannel
 from contracts.envelope import Envelope
-from contracts.events.channel import ComplaintFiling, ComplaintSubmitted
-from services.channel.domain import IntakeRejected, check_filing
+from contracts.events.channel import ComplaintAnswered, ComplaintFiling, ComplaintSubmitted, FirstHandlingAnswer
+from services.channel import first_handling
+from services.channel.domain import IllegalTransition, IntakeRejected, TransitionError, check_filing
+from services.channel.handling import Handling, UnknownComplaint
 from services.channel.intake import Intake
 from services.runtime.consumer import Delivery, Rejected
 from services.runtime.service import Service
 
 FEED_CONSUMER = "channel"  # consumer group and DLQ: dlq.channel.v1
+#: Its own group (and DLQ, dlq.channel-answers.v1): a slow answers feed never holds up intake, and a group
+#: with one subscription rebalances only when that subscription's topics change.
+ANSWERS_CONSUMER = "channel-answers"
 
 
-def check_feed_origin(topic: str, envelope: Envelope) -> None:
+def _check_platform(topic: str, envelope: Envelope, kind: str) -> str:
     """The topic authenticates the platform (prefixed ACLs); a record claiming another platform is refused."""
     platform = topics.platform_of_feed_topic(topic)
-    if platform is None:
-        raise Rejected("not-a-feed-topic", f"{topic} is not feed.<platform_id>.complaints.v1")
-    if envelope.type != ComplaintSubmitted.event_type:
-        raise Rejected("unexpected-type", f"{envelope.type} on a complaint feed; expected {ComplaintSubmitted.event_type}")
+    if platform is None or not topic.endswith(f".{kind}.v1"):
+        raise Rejected("not-a-feed-topic", f"{topic} is not feed.<platform_id>.{kind}.v1")
     if envelope.source != f"/platforms/{platform}":
         raise Rejected("platform-mismatch", f"ce_source {envelope.source!r} on {topic}; expected /platforms/{platform}")
     if envelope.platformid and envelope.platformid != platform:
         raise Rejected("platform-mismatch", f"ce_platformid {envelope.platformid!r} on {topic}")
+    return platform
+
+
+def check_feed_origin(topic: str, envelope: Envelope) -> None:
+    _check_platform(topic, envelope, "complaints")
+    if envelope.type != ComplaintSubmitted.event_type:
+        raise Rejected("unexpected-type", f"{envelope.type} on a complaint feed; expected {ComplaintSubmitted.event_type}")
+
+
+def check_answers_origin(topic: str, envelope: Envelope) -> None:
+    # Other record types on this topic (disposal acknowledgements) are collab's; the handler passes them by.
+    _check_platform(topic, envelope, "answers")
 
 
 def feed_handler(service: Service, intake: Intake):  # type: ignore[no-untyped-def]
@@ -64,7 +79,43 @@ def feed_handler(service: Service, intake: Intake):  # type: ignore[no-untyped-d
     return handle
 
 
-def install(service: Service, intake: Intake) -> None:
+def answers_handler(service: Service, handling: Handling):  # type: ignore[no-untyped-def]
+    """Each answer in its own transaction: one platform's bad answer must not undo another's good one."""
+
+    async def handle(batch: Sequence[Delivery]) -> list[tuple[Delivery, Rejected]]:
+        rejected: list[tuple[Delivery, Rejected]] = []
+        for delivery in batch:
+            envelope = delivery.envelope
+            if envelope.type != ComplaintAnswered.event_type:
+                continue  # not addressed to channel (see check_answers_origin)
+            platform = topics.platform_of_feed_topic(delivery.topic)
+            assert platform is not None  # checked before the batch reached us
+            try:
+                record = ComplaintAnswered.model_validate(envelope.data)
+            except ValidationError as exc:
+                fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                rejected.append((delivery, Rejected("schema", fields)))
+                continue
+            reply = FirstHandlingAnswer(outcome=record.outcome, refund_amount=record.refund_amount, reason=record.reason)
+            try:
+                async with service.uow() as uow:
+                    if await uow.first_time(ANSWERS_CONSUMER, envelope.source, envelope.id):
+                        await first_handling.answer(handling, uow, platform_id=platform, complaint_id=record.complaint_id, reply=reply,
+                                                    actor=f"feed:{envelope.source}")
+                    await uow.commit()
+            except UnknownComplaint as exc:
+                rejected.append((delivery, Rejected("unknown-complaint", str(exc))))
+            except IllegalTransition as exc:
+                detail = f"{exc}; current state {exc.current}"
+                rejected.append((delivery, Rejected(exc.reason, detail)))
+            except TransitionError as exc:
+                rejected.append((delivery, Rejected(exc.reason, str(exc))))
+        return rejected
+
+    return handle
+
+
+def install(service: Service, intake: Intake, handling: Handling) -> None:
     consumer = service.consumer(FEED_CONSUMER, feed_handler(service, intake), precheck=check_feed_origin)
     consumer.subscribe(
         service.broker,
@@ -72,4 +123,12 @@ def install(service: Service, intake: Intake) -> None:
         group_id="channel",
         title="channel/feed-complaints",
         description="Every platform's complaint feed (feed.<platform_id>.complaints.v1), joined by topic pattern.",
+    )
+    answers = service.consumer(ANSWERS_CONSUMER, answers_handler(service, handling), precheck=check_answers_origin)
+    answers.subscribe(
+        service.broker,
+        pattern="feed.{platform_id}.answers.v1",
+        group_id=ANSWERS_CONSUMER,
+        title="channel/feed-answers",
+        description="Every platform's first-handling answers (feed.<platform_id>.answers.v1), joined by topic pattern.",
     )

@@ -1,46 +1,56 @@
-"""Pure rules of the complaint canal: intake, rule sets, jurisdiction, privacy. No I/O here."""
+"""Pure rules of the complaint canal: intake, jurisdiction, privacy, and the state machine of an item's handling.
+
+No I/O here. Every transition is a function from the item's :class:`Track` to a :class:`Step` (the new track,
+the event that announces it, the audit entry that records who, when and on what ground); an illegal one raises
+:class:`IllegalTransition` naming both states. The figures (10, 7, 60, 45, 15 …) live in :mod:`rules`.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from enum import StrEnum
-from typing import Final
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Final
 
-from contracts.codes import IntakeChannel, RuleSet
-from contracts.events.channel import ComplaintFiling, ComplaintReceived, Consumer, MerchantRef, OrderRef
-
-
-class ComplaintState(StrEnum):
-    RECEIVED = "received"
-
-
-@dataclass(frozen=True, slots=True)
-class RuleSetWindow:
-    rule_set: RuleSet
-    citation: str
-    in_force_from: date
-
-
-#: Items keep the rule set in force on the day they were received (DOMAIN.md). Order 121's date is to be
-#: checked against the gazette; it lives here as data, with its citation, not inside the logic.
-RULE_SETS: Final[tuple[RuleSetWindow, ...]] = (
-    RuleSetWindow(RuleSet.SAMR_ORDER_20, "SAMR Order 20 (2019) 市场监督管理投诉举报处理暂行办法", date(2020, 1, 1)),
-    RuleSetWindow(RuleSet.SAMR_ORDER_121, "SAMR Order 121 市场监督管理投诉举报处理办法", date(2026, 4, 15)),
+from contracts.codes import FilingKind, IntakeChannel, RuleSet
+from contracts.events.channel import (
+    ActorRole,
+    AnswerOutcome,
+    ClosingOutcome,
+    ComplaintAccepted,
+    ComplaintAssigned,
+    ComplaintClosed,
+    ComplaintDeadlineApproaching,
+    ComplaintDeadlineMissed,
+    ComplaintEscalated,
+    ComplaintFiling,
+    ComplaintMediationEnded,
+    ComplaintMediationStarted,
+    ComplaintPlatformResponded,
+    ComplaintReceived,
+    ComplaintReferred,
+    ComplaintRefused,
+    ComplaintVerificationExtended,
+    ComplaintVerificationStarted,
+    Consumer,
+    DeadlineKind,
+    DeadlineRef,
+    FirstHandlingAnswer,
+    MediationEndGround,
+    MerchantRef,
+    OrderRef,
+    ReferralReason,
+    RefusalGround,
 )
-
-
-def rule_set_for(received_at: datetime) -> RuleSet:
-    # The day counts in China Standard Time, where the rules apply.
-    day = received_at.astimezone(CHINA_TIME).date()
-    chosen = RULE_SETS[0].rule_set
-    for window in RULE_SETS:
-        if day >= window.in_force_from:
-            chosen = window.rule_set
-    return chosen
+from contracts.events.channel import ComplaintState as ComplaintState  # re-exported: the domain's vocabulary
+from services.channel.rules import RULE_SETS as RULE_SETS  # re-exported for callers of the intake rules
+from services.channel.rules import ComplaintRules, FirstHandlingPolicy, Period, rules_of
+from services.channel.rules import rule_set_for as rule_set_for
+from services.runtime.calendar import CHINA_TIME as CHINA_TIME
+from services.runtime.calendar import Deadline, WorkingCalendar, china_day
 
 
 def jurisdiction(merchant_region: str | None, platform_domicile: str | None, home_region: str) -> str:
@@ -48,7 +58,6 @@ def jurisdiction(merchant_region: str | None, platform_domicile: str | None, hom
     return merchant_region or platform_domicile or home_region
 
 
-CHINA_TIME: Final = timezone(timedelta(hours=8))
 _NOT_DIGITS: Final = re.compile(r"\D")
 
 
@@ -128,9 +137,447 @@ def received_event(complaint: Complaint) -> ComplaintReceived:
         received_at=f.received_at,
         rule_set=complaint.rule_set,
         region=complaint.region,
-        merchant=MerchantRef(store_id=f.merchant.store_id, store_name=f.merchant.store_name, uscc=f.merchant.uscc, region=f.merchant.region),
+        merchant=MerchantRef(store_id=f.merchant.store_id, store_name=f.merchant.store_name, uscc=f.merchant.uscc,
+                             region=f.merchant.region),
         order=OrderRef(order_id=f.order.order_id, amount=f.order.amount, goods_category=f.order.goods_category),
         category=f.category,
         description=f.description,
         consumer_hash=complaint.consumer_hash,
     )
+
+
+# == the handling state machine ===========================================================================
+S = ComplaintState
+
+#: Nothing moves an item out of these.
+FINAL_STATES: Final = frozenset({S.CLOSED, S.REFUSED, S.ESCALATED_AS_CLUE})
+
+#: Every allowed move; each function below also checks the ground its move needs.
+TRANSITIONS: Final[Mapping[ComplaintState, frozenset[ComplaintState]]] = {
+    S.RECEIVED: frozenset({S.ASSIGNED_TO_PLATFORM, S.AWAITING_ACCEPTANCE, S.VERIFICATION}),
+    S.ASSIGNED_TO_PLATFORM: frozenset({S.PLATFORM_SETTLED, S.PLATFORM_NOT_SETTLED, S.PLATFORM_CONTESTED, S.AWAITING_ACCEPTANCE}),
+    S.PLATFORM_SETTLED: frozenset({S.CLOSED, S.AWAITING_ACCEPTANCE}),
+    S.PLATFORM_NOT_SETTLED: frozenset({S.AWAITING_ACCEPTANCE}),
+    S.PLATFORM_CONTESTED: frozenset({S.AWAITING_ACCEPTANCE}),
+    S.AWAITING_ACCEPTANCE: frozenset({S.ACCEPTED, S.REFUSED}),
+    S.ACCEPTED: frozenset({S.MEDIATION, S.CLOSED}),
+    S.MEDIATION: frozenset({S.MEDIATION_ENDED}),
+    S.MEDIATION_ENDED: frozenset({S.CLOSED}),
+    S.VERIFICATION: frozenset({S.VERIFICATION, S.ESCALATED_AS_CLUE, S.CLOSED}),
+    S.REFUSED: frozenset(),
+    S.ESCALATED_AS_CLUE: frozenset(),
+    S.CLOSED: frozenset(),
+}
+
+#: The state a referral to the bureau comes from is its ground: each reason fits one state.
+REFERRAL_FROM: Final[Mapping[ReferralReason, ComplaintState]] = {
+    ReferralReason.PLATFORM_NOT_CONNECTED: S.RECEIVED,
+    ReferralReason.FIRST_HANDLING_MISSED: S.ASSIGNED_TO_PLATFORM,
+    ReferralReason.NOT_SETTLED: S.PLATFORM_NOT_SETTLED,
+    ReferralReason.CONTESTED: S.PLATFORM_CONTESTED,
+    ReferralReason.CONSUMER_DISAGREED: S.PLATFORM_SETTLED,
+}
+
+#: Closing outcomes by the state they close from.
+CLOSING_FROM: Final[Mapping[ClosingOutcome, ComplaintState]] = {
+    ClosingOutcome.SETTLED_BY_PLATFORM: S.PLATFORM_SETTLED,
+    ClosingOutcome.NO_MEDIATION_CONSENT: S.ACCEPTED,
+    ClosingOutcome.MEDIATION_AGREEMENT: S.MEDIATION_ENDED,
+    ClosingOutcome.MEDIATION_FAILED: S.MEDIATION_ENDED,
+    ClosingOutcome.NO_VIOLATION_FOUND: S.VERIFICATION,
+}
+
+_ANSWER_STATES: Final[Mapping[AnswerOutcome, ComplaintState]] = {
+    AnswerOutcome.SETTLED: S.PLATFORM_SETTLED,
+    AnswerOutcome.NOT_SETTLED: S.PLATFORM_NOT_SETTLED,
+    AnswerOutcome.CONTESTED: S.PLATFORM_CONTESTED,
+}
+
+
+class TransitionError(ValueError):
+    """A move the rules do not allow; ``reason`` is a stable code for problem types and DLQ headers."""
+
+    reason = "transition-refused"
+
+
+class IllegalTransition(TransitionError):
+    """The move is not allowed from the item's current state."""
+
+    reason = "illegal-transition"
+
+    def __init__(self, current: ComplaintState, target: ComplaintState) -> None:
+        super().__init__(f"a complaint in state '{current}' cannot move to '{target}'")
+        self.current = current
+        self.target = target
+
+
+class AlreadyAnswered(IllegalTransition):
+    """The platform answered this item before: its first handling is over."""
+
+    reason = "already-answered"
+
+    def __init__(self, current: ComplaintState, target: ComplaintState) -> None:
+        super().__init__(current, target)
+        self.args = (f"the first handling was already answered; the complaint is now '{current}'",)
+
+
+class GroundRequired(TransitionError):
+    """The move is allowed from this state, but its ground is missing or does not fit."""
+
+    reason = "ground-required"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    role: ActorRole
+    #: Who, for the audit record: a token subject, or a component name for the system.
+    subject: str
+
+
+SCHEDULER: Final = Actor(ActorRole.SYSTEM, "channel/deadline-scheduler")
+INTAKE: Final = Actor(ActorRole.SYSTEM, "channel/intake")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenDeadline:
+    kind: DeadlineKind
+    deadline: Deadline
+    #: The rule (rule set and figure) the deadline was computed from.
+    rule_id: str
+
+    def ref(self) -> DeadlineRef:
+        return DeadlineRef(kind=self.kind, due=self.deadline.due, provisional=self.deadline.provisional)
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    """What the state machine knows of an item: its state, its running deadline and the facts rules depend on."""
+
+    complaint_id: str
+    platform_id: str
+    platform_complaint_id: str
+    region: str
+    kind: FilingKind
+    rule_set: RuleSet
+    state: ComplaintState
+    deadline: OpenDeadline | None = None
+    accepted_at: datetime | None = None
+    answered: bool = False
+    verification_extended: bool = False
+    mediation_end_ground: MediationEndGround | None = None
+
+    @property
+    def rules(self) -> ComplaintRules:
+        return rules_of(self.rule_set)
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+def track_of(complaint: Complaint) -> Track:
+    return Track(
+        complaint_id=complaint.complaint_id,
+        platform_id=complaint.platform_id,
+        platform_complaint_id=complaint.filing.platform_complaint_id,
+        region=complaint.region,
+        kind=complaint.filing.kind,
+        rule_set=complaint.rule_set,
+        state=complaint.state,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One row of the insert-only audit trail: who moved the item, when, from where to where, on what ground."""
+
+    complaint_id: str
+    at: datetime
+    actor: Actor
+    from_state: ComplaintState
+    to_state: ComplaintState
+    event_type: str
+    ground: str | None = None
+    detail: str | None = None
+    rule_id: str | None = None
+
+
+TransitionEvent = (
+    ComplaintAssigned
+    | ComplaintPlatformResponded
+    | ComplaintReferred
+    | ComplaintAccepted
+    | ComplaintRefused
+    | ComplaintMediationStarted
+    | ComplaintMediationEnded
+    | ComplaintVerificationStarted
+    | ComplaintVerificationExtended
+    | ComplaintEscalated
+    | ComplaintClosed
+)
+DeadlineEvent = ComplaintDeadlineApproaching | ComplaintDeadlineMissed
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    before: Track
+    track: Track
+    event: TransitionEvent
+    audit: AuditEntry
+
+
+def _check_move(track: Track, target: ComplaintState) -> None:
+    if target not in TRANSITIONS[track.state]:
+        raise IllegalTransition(track.state, target)
+
+
+def _aware(at: datetime) -> datetime:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("transition time must carry a timezone")
+    return at
+
+
+def _deadline(kind: DeadlineKind, period: Period, start: datetime, calendar: WorkingCalendar) -> OpenDeadline:
+    return OpenDeadline(kind, period.deadline_from(start, calendar), period.rule_id)
+
+
+def _step(
+    track: Track,
+    target: ComplaintState,
+    event_type: type[TransitionEvent],
+    *,
+    at: datetime,
+    actor: Actor,
+    deadline: OpenDeadline | None,
+    ground: str | None = None,
+    detail: str | None = None,
+    fields: Mapping[str, Any] | None = None,
+    **changes: Any,
+) -> Step:
+    after = replace(track, state=target, deadline=deadline, **changes)
+    event = event_type.model_validate(
+        {
+            "complaint_id": track.complaint_id,
+            "platform_id": track.platform_id,
+            "region": track.region,
+            "state": target,
+            "previous_state": track.state,
+            "by": actor.role,
+            "at": at,
+            "deadline": deadline.ref() if deadline else None,
+            **(fields or {}),
+        }
+    )
+    audit = AuditEntry(
+        complaint_id=track.complaint_id,
+        at=at,
+        actor=actor,
+        from_state=track.state,
+        to_state=target,
+        event_type=event_type.event_type,
+        ground=ground,
+        detail=detail,
+        rule_id=deadline.rule_id if deadline else None,
+    )
+    return Step(before=track, track=after, event=event, audit=audit)
+
+
+# -- first handling by the platform ------------------------------------------------------------------------
+def assign_to_platform(track: Track, *, at: datetime, calendar: WorkingCalendar, period: Period, actor: Actor = INTAKE) -> Step:
+    """A complaint against a merchant on a connected platform goes to that platform first (先行处置)."""
+    _check_move(track, S.ASSIGNED_TO_PLATFORM)
+    if track.kind is not FilingKind.COMPLAINT:
+        raise GroundRequired(f"only a complaint goes to first handling; this item is a {track.kind}")
+    deadline = _deadline(DeadlineKind.FIRST_HANDLING, period, _aware(at), calendar)
+    return _step(track, S.ASSIGNED_TO_PLATFORM, ComplaintAssigned, at=at, actor=actor, deadline=deadline,
+                 ground="connected-platform", fields={"platform_complaint_id": track.platform_complaint_id})
+
+
+def answer_first_handling(track: Track, *, answer: FirstHandlingAnswer, at: datetime, actor: Actor) -> Step:
+    """The platform's answer: settled (with an optional refund), not settled, or contested (with a reason)."""
+    target = _ANSWER_STATES[answer.outcome]
+    if track.answered:
+        raise AlreadyAnswered(track.state, target)
+    _check_move(track, target)
+    if answer.outcome is AnswerOutcome.CONTESTED and not answer.reason:
+        raise GroundRequired("a contested complaint needs the platform's reason")
+    if answer.refund_amount is not None and answer.outcome is not AnswerOutcome.SETTLED:
+        raise GroundRequired(f"a refund amount goes only with outcome 'settled', not '{answer.outcome}'")
+    return _step(track, target, ComplaintPlatformResponded, at=_aware(at), actor=actor, deadline=None,
+                 ground=f"answer:{answer.outcome}", detail=answer.reason, answered=True,
+                 fields={"outcome": answer.outcome, "refund_amount": answer.refund_amount, "reason": answer.reason})
+
+
+def refer_to_bureau(track: Track, *, reason: ReferralReason, at: datetime, calendar: WorkingCalendar, actor: Actor) -> Step:
+    """The bureau's track begins; first-handling time does not count, so acceptance is counted from now."""
+    _check_move(track, S.AWAITING_ACCEPTANCE)
+    if REFERRAL_FROM[reason] is not track.state:
+        raise GroundRequired(f"'{reason}' is not a ground for referring a complaint in state '{track.state}'")
+    if track.kind is not FilingKind.COMPLAINT:
+        raise GroundRequired(f"only a complaint is accepted or refused; this item is a {track.kind}")
+    deadline = _deadline(DeadlineKind.ACCEPTANCE, track.rules.acceptance, _aware(at), calendar)
+    return _step(track, S.AWAITING_ACCEPTANCE, ComplaintReferred, at=at, actor=actor, deadline=deadline,
+                 ground=f"referral:{reason}", fields={"reason": reason})
+
+
+def route_answer(step: Step, *, at: datetime, calendar: WorkingCalendar) -> list[Step]:
+    """An answer, and what follows at once: not settled or contested goes straight to the bureau's track."""
+    follow = {S.PLATFORM_NOT_SETTLED: ReferralReason.NOT_SETTLED, S.PLATFORM_CONTESTED: ReferralReason.CONTESTED}
+    reason = follow.get(step.track.state)
+    if reason is None:
+        return [step]
+    return [step, refer_to_bureau(step.track, reason=reason, at=at, calendar=calendar, actor=INTAKE)]
+
+
+def confirm_settlement(track: Track, *, at: datetime, actor: Actor) -> Step:
+    """The consumer confirms the platform's settlement: the item is closed."""
+    return close(track, outcome=ClosingOutcome.SETTLED_BY_PLATFORM, reason=None, at=at, actor=actor)
+
+
+def disagree_with_settlement(track: Track, *, at: datetime, calendar: WorkingCalendar, actor: Actor) -> Step:
+    """The consumer disagrees with the platform's settlement: the bureau's track."""
+    return refer_to_bureau(track, reason=ReferralReason.CONSUMER_DISAGREED, at=at, calendar=calendar, actor=actor)
+
+
+# -- the bureau's track ------------------------------------------------------------------------------------
+def accept(track: Track, *, at: datetime, actor: Actor) -> Step:
+    _check_move(track, S.ACCEPTED)
+    return _step(track, S.ACCEPTED, ComplaintAccepted, at=_aware(at), actor=actor, deadline=None, ground="accepted", accepted_at=at)
+
+
+def refuse(track: Track, *, ground: RefusalGround | None, detail: str | None, at: datetime, actor: Actor) -> Step:
+    """Refusal (不予受理) needs one of the grounds of the rule set; "other legal ground" must be named."""
+    _check_move(track, S.REFUSED)
+    if ground is None:
+        raise GroundRequired("refusing a complaint needs a ground: " + ", ".join(g.value for g in RefusalGround))
+    if ground is RefusalGround.OTHER_LEGAL_GROUND and not (detail and detail.strip()):
+        raise GroundRequired("'other_legal_ground' needs the detail naming the legal ground")
+    return _step(track, S.REFUSED, ComplaintRefused, at=_aware(at), actor=actor, deadline=None,
+                 ground=f"refusal:{ground}", detail=detail, fields={"ground": ground, "detail": detail})
+
+
+def start_mediation(track: Track, *, at: datetime, calendar: WorkingCalendar, actor: Actor) -> Step:
+    """Both parties consented (the officer records it); the time limit runs from acceptance, not from now."""
+    _check_move(track, S.MEDIATION)
+    if track.accepted_at is None:
+        raise GroundRequired("mediation is counted from acceptance, and this complaint has no acceptance time")
+    deadline = _deadline(DeadlineKind.MEDIATION, track.rules.mediation, track.accepted_at, calendar)
+    if deadline.deadline.expires_at <= _aware(at):
+        raise GroundRequired(f"the mediation time limit counted from acceptance ended on {deadline.deadline.due}")
+    return _step(track, S.MEDIATION, ComplaintMediationStarted, at=at, actor=actor, deadline=deadline, ground="consent-of-both-parties")
+
+
+def end_mediation(track: Track, *, ground: MediationEndGround | None, at: datetime, calendar: WorkingCalendar, actor: Actor) -> Step:
+    """Mediation ends by agreement or on an ending ground; both sides are to be told within the notice period."""
+    _check_move(track, S.MEDIATION_ENDED)
+    if ground is None:
+        raise GroundRequired("ending mediation needs a ground: " + ", ".join(g.value for g in MediationEndGround))
+    if ground is MediationEndGround.TIME_LIMIT and (track.deadline is None or _aware(at) < track.deadline.deadline.expires_at):
+        raise GroundRequired("'time_limit' applies only once the mediation time limit has passed")
+    deadline = _deadline(DeadlineKind.MEDIATION_END_NOTICE, track.rules.mediation_end_notice, _aware(at), calendar)
+    return _step(track, S.MEDIATION_ENDED, ComplaintMediationEnded, at=at, actor=actor, deadline=deadline,
+                 ground=f"mediation-end:{ground}", mediation_end_ground=ground, fields={"ground": ground})
+
+
+def close(track: Track, *, outcome: ClosingOutcome, reason: str | None, at: datetime, actor: Actor) -> Step:
+    _check_move(track, S.CLOSED)
+    if CLOSING_FROM[outcome] is not track.state:
+        raise GroundRequired(f"outcome '{outcome}' does not close a complaint in state '{track.state}'")
+    if outcome is ClosingOutcome.MEDIATION_AGREEMENT and track.mediation_end_ground is not MediationEndGround.AGREEMENT:
+        raise GroundRequired("'mediation_agreement' needs mediation to have ended by agreement")
+    if outcome is ClosingOutcome.MEDIATION_FAILED and track.mediation_end_ground is MediationEndGround.AGREEMENT:
+        raise GroundRequired("mediation ended by agreement: close with 'mediation_agreement'")
+    if outcome is ClosingOutcome.NO_VIOLATION_FOUND and not (reason and reason.strip()):
+        raise GroundRequired("a report is closed with reasons")
+    return _step(track, S.CLOSED, ComplaintClosed, at=_aware(at), actor=actor, deadline=None,
+                 ground=f"outcome:{outcome}", detail=reason, fields={"outcome": outcome, "reason": reason})
+
+
+# -- reports: verification ---------------------------------------------------------------------------------
+def start_verification(track: Track, *, at: datetime, calendar: WorkingCalendar, actor: Actor = INTAKE) -> Step:
+    _check_move(track, S.VERIFICATION)
+    if track.kind is not FilingKind.REPORT:
+        raise GroundRequired(f"verification starts from a report; this item is a {track.kind}")
+    deadline = _deadline(DeadlineKind.VERIFICATION, track.rules.verification, _aware(at), calendar)
+    return _step(track, S.VERIFICATION, ComplaintVerificationStarted, at=at, actor=actor, deadline=deadline, ground="report-received")
+
+
+def extend_verification(track: Track, *, approver: str | None, at: datetime, calendar: WorkingCalendar, actor: Actor) -> Step:
+    """One extension, granted by an approver other than the officer asking for it."""
+    _check_move(track, S.VERIFICATION)
+    if track.state is not S.VERIFICATION:
+        raise IllegalTransition(track.state, S.VERIFICATION)
+    if not (approver and approver.strip()):
+        raise GroundRequired("extending verification needs the approver")
+    if approver == actor.subject:
+        raise GroundRequired("the approver of an extension must be someone other than the officer asking for it")
+    if track.verification_extended:
+        raise GroundRequired("verification was already extended once")
+    if track.deadline is None:
+        raise GroundRequired("verification has no deadline to extend")
+    if _aware(at) >= track.deadline.deadline.expires_at:
+        # An extension prolongs a running period; once it has run out the item is late, and extending from
+        # the old last day could set a deadline that is already in the past.
+        raise GroundRequired(f"the verification period ended on {track.deadline.deadline.due}; an extension is approved before it ends")
+    extension = track.rules.verification_extension
+    deadline = OpenDeadline(DeadlineKind.VERIFICATION, calendar.extend(track.deadline.deadline, extension.days), extension.rule_id)
+    return _step(track, S.VERIFICATION, ComplaintVerificationExtended, at=_aware(at), actor=actor, deadline=deadline,
+                 ground=f"extension-approved-by:{approver}", verification_extended=True)
+
+
+def escalate(track: Track, *, finding: str | None, at: datetime, actor: Actor) -> Step:
+    """A verified violation becomes a case clue; enforcement takes it from here."""
+    _check_move(track, S.ESCALATED_AS_CLUE)
+    if not (finding and finding.strip()):
+        raise GroundRequired("escalating as a clue needs the finding: the suspected violation")
+    return _step(track, S.ESCALATED_AS_CLUE, ComplaintEscalated, at=_aware(at), actor=actor, deadline=None,
+                 ground="violation-suspected", detail=finding, fields={"finding": finding})
+
+
+# -- deadlines -----------------------------------------------------------------------------------------------
+def approaching_day(track: Track, calendar: WorkingCalendar) -> datetime | None:
+    """When "deadline approaching" is due: the start (China time) of the notice day before the last day."""
+    if track.deadline is None:
+        return None
+    day = calendar.working_days_before(track.deadline.deadline.due, track.rules.approaching_working_days)
+    return datetime.combine(day, datetime.min.time(), tzinfo=CHINA_TIME)
+
+
+def deadline_notice(track: Track, *, missed: bool, at: datetime) -> DeadlineEvent:
+    if track.deadline is None:
+        raise ValueError(f"complaint {track.complaint_id} has no running deadline")
+    model: type[DeadlineEvent] = ComplaintDeadlineMissed if missed else ComplaintDeadlineApproaching
+    return model(complaint_id=track.complaint_id, platform_id=track.platform_id, region=track.region, state=track.state,
+                 at=_aware(at), deadline=track.deadline.ref())
+
+
+def act_on_missed_deadline(track: Track, *, at: datetime, calendar: WorkingCalendar) -> list[Step]:
+    """What a missed deadline does by itself: unanswered first handling goes to the bureau; mediation ends.
+
+    Other missed deadlines (acceptance, verification, notice) stay open and are flagged by their event.
+    """
+    if track.deadline is None or track.final:
+        return []
+    if track.deadline.kind is DeadlineKind.FIRST_HANDLING and track.state is S.ASSIGNED_TO_PLATFORM:
+        return [refer_to_bureau(track, reason=ReferralReason.FIRST_HANDLING_MISSED, at=at, calendar=calendar, actor=SCHEDULER)]
+    if track.deadline.kind is DeadlineKind.MEDIATION and track.state is S.MEDIATION:
+        return [end_mediation(track, ground=MediationEndGround.TIME_LIMIT, at=at, calendar=calendar, actor=SCHEDULER)]
+    return []
+
+
+def deadline_in_future(deadline: OpenDeadline | None, at: datetime) -> bool:
+    """The invariant every transition keeps: a deadline it sets has not expired when it is set."""
+    return deadline is None or (deadline.deadline.expires_at > at and deadline.deadline.due >= china_day(at))
+
+
+
+
+
+def route_new_item(track: Track, *, at: datetime, calendar: WorkingCalendar, policy: FirstHandlingPolicy) -> list[Step]:
+    """Where a newly received item goes: a report to verification; a complaint to its platform's first
+    handling when the platform is connected, else straight to the bureau's track."""
+    if track.kind is FilingKind.REPORT:
+        return [start_verification(track, at=at, calendar=calendar)]
+    if policy.is_connected(track.platform_id):
+        return [assign_to_platform(track, at=at, calendar=calendar, period=policy.period(track.platform_id, track.rules))]
+    return [refer_to_bureau(track, reason=ReferralReason.PLATFORM_NOT_CONNECTED, at=at, calendar=calendar, actor=INTAKE)]

@@ -1,20 +1,19 @@
-"""The intake use case: platform filings (HTTP or feed) become complaints, each with its received event."""
+"""The intake use case: platform filings (HTTP or feed) become items, each with its received event, and go
+straight on to their first step (first handling, the bureau's track, or verification)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from contracts.codes import IntakeChannel
-from contracts.envelope import Envelope
 from contracts.events.channel import ComplaintFiling
 from contracts.ids import new_id
 from services.channel import domain, store
-from services.runtime.clock import Clock
+from services.channel.domain import Step
+from services.channel.handling import Handling
 from services.runtime.keys import FieldCipher
-from services.runtime.logs import trace_id_var, traceparent_for
 from services.runtime.uow import UnitOfWork
-
-SOURCE = "/redshield/channel"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +24,9 @@ class Filed:
 
 
 class Intake:
-    def __init__(self, *, clock: Clock, cipher: FieldCipher, hash_salt: bytes, home_region: str) -> None:
-        self.clock = clock
+    def __init__(self, *, handling: Handling, cipher: FieldCipher, hash_salt: bytes, home_region: str) -> None:
+        self.handling = handling
+        self.clock = handling.clock
         self.cipher = cipher
         self.hash_salt = hash_salt
         self.home_region = home_region
@@ -35,7 +35,8 @@ class Intake:
         """File one platform's items in the caller's transaction. Idempotent per platform_complaint_id."""
         known = await store.existing_ids(uow.conn, platform_id, [f.platform_complaint_id for f in filings])
         now = self.clock.now()
-        rows = []
+        rows: list[dict[str, Any]] = []
+        steps: list[Step] = []
         results: list[Filed] = []
         for filing in filings:
             pcid = filing.platform_complaint_id
@@ -52,22 +53,14 @@ class Intake:
                 hash_salt=self.hash_salt,
             )
             known[pcid] = complaint.complaint_id
-            rows.append(store.complaint_row(complaint, self.cipher))
-            event = domain.received_event(complaint)
-            uow.publish(
-                event.topic,
-                Envelope(
-                    type=event.event_type,
-                    source=SOURCE,
-                    subject=complaint.complaint_id,
-                    data=event.model_dump(mode="json", exclude_none=True),
-                    time=now,
-                    dataschema=event.dataschema(),
-                    region=complaint.region,
-                    platformid=platform_id,
-                    traceparent=traceparent_for(trace_id_var.get()),
-                ),
-            )
+            first = domain.route_new_item(domain.track_of(complaint), at=now, calendar=self.handling.calendar, policy=self.handling.policy)
+            rows.append(store.complaint_row(complaint, self.cipher) | store.track_columns(first, None))
+            # The received event first: per item, events leave in the order they were queued.
+            self.handling.publish(uow, domain.received_event(complaint), subject=complaint.complaint_id, region=complaint.region,
+                                  platform_id=platform_id, time=now)
+            steps.extend(first)
             results.append(Filed(pcid, complaint.complaint_id, duplicate=False))
         await store.insert_complaints(uow.conn, rows)
+        if steps:
+            await self.handling.record(uow, steps)
         return results

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.channel.domain import Complaint
+from contracts.codes import FilingKind, RuleSet
+from contracts.events.channel import ComplaintClosed, ComplaintState, DeadlineKind, MediationEndGround
+from contracts.ids import new_id
+from services.channel.domain import Complaint, OpenDeadline, Step, Track
+from services.runtime.calendar import Deadline
 from services.runtime.keys import FieldCipher
 from services.runtime.tables import metadata
 
@@ -37,8 +44,55 @@ complaints = sa.Table(
     sa.Column("consumer_hash", sa.String(64)),
     sa.Column("state", sa.String(32), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # Facts the state machine's rules depend on (see domain.Track).
+    sa.Column("accepted_at", sa.DateTime(timezone=True)),
+    sa.Column("answered_at", sa.DateTime(timezone=True)),
+    sa.Column("verification_extended", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("mediation_end_ground", sa.String(32)),
+    sa.Column("closing_outcome", sa.String(32)),
+    sa.Column("state_changed_at", sa.DateTime(timezone=True)),
+    #: Bumped by every transition: a compare-and-set guard against two writers moving the same item.
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
     sa.UniqueConstraint("platform_id", "platform_complaint_id", name="uq_complaints_platform_item"),
     sa.Index("ix_complaints_platform_created", "platform_id", "created_at"),
+    sa.Index("ix_complaints_platform_state", "platform_id", "state", "complaint_id"),
+)
+
+deadlines = sa.Table(
+    "complaint_deadlines",
+    metadata,
+    sa.Column("deadline_id", sa.String(36), primary_key=True),
+    sa.Column("complaint_id", sa.String(36), sa.ForeignKey("complaints.complaint_id"), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("rule_id", sa.String(100), nullable=False),
+    sa.Column("due", sa.Date, nullable=False),
+    sa.Column("provisional", sa.Boolean, nullable=False),
+    sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("approaching_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    # One flag per notice: set in the transaction that writes the notice's event to the outbox, so each
+    # goes out exactly once however often the scheduler runs or restarts.
+    sa.Column("approaching_sent_at", sa.DateTime(timezone=True)),
+    sa.Column("missed_sent_at", sa.DateTime(timezone=True)),
+    #: Set when the item leaves the state the deadline belongs to (met, or acted on when missed).
+    sa.Column("closed_at", sa.DateTime(timezone=True)),
+)
+
+audit = sa.Table(
+    "complaint_audit",
+    metadata,
+    sa.Column("seq", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+    sa.Column("complaint_id", sa.String(36), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor_role", sa.String(16), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("from_state", sa.String(32), nullable=False),
+    sa.Column("to_state", sa.String(32), nullable=False),
+    sa.Column("event_type", sa.String(100), nullable=False),
+    sa.Column("event_id", sa.String(36), nullable=False),
+    sa.Column("ground", sa.String(200)),
+    sa.Column("detail", sa.Text),
+    sa.Column("rule_id", sa.String(100)),
 )
 
 
@@ -93,3 +147,224 @@ _PUBLIC_COLUMNS = [c for c in complaints.c if not c.name.startswith("consumer_")
 async def get_complaint(conn: AsyncConnection, complaint_id: str) -> dict[str, Any] | None:
     row = (await conn.execute(sa.select(*_PUBLIC_COLUMNS).where(complaints.c.complaint_id == complaint_id))).first()
     return dict(row._mapping) if row else None
+
+
+# -- handling: tracks, deadlines, audit --------------------------------------------------------------------
+def utc(moment: datetime) -> datetime:
+    """Every stored moment is UTC: SQLite keeps no offset, so mixed offsets would compare wrongly."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)  # read back from SQLite, written as UTC
+    return moment.astimezone(UTC)
+
+
+class StaleTrack(RuntimeError):
+    """Another transaction moved the item between our read and our write."""
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    track: Track
+    version: int
+    answered_at: datetime | None
+
+
+_TRACK_COLUMNS = (
+    complaints.c.complaint_id, complaints.c.platform_id, complaints.c.platform_complaint_id, complaints.c.region, complaints.c.kind,
+    complaints.c.rule_set, complaints.c.state, complaints.c.accepted_at, complaints.c.answered_at, complaints.c.verification_extended,
+    complaints.c.mediation_end_ground, complaints.c.version,
+    deadlines.c.kind.label("deadline_kind"), deadlines.c.due.label("deadline_due"), deadlines.c.provisional.label("deadline_provisional"),
+    deadlines.c.rule_id.label("deadline_rule_id"),
+)
+_WITH_OPEN_DEADLINE = complaints.outerjoin(
+    deadlines, sa.and_(deadlines.c.complaint_id == complaints.c.complaint_id, deadlines.c.closed_at.is_(None))
+)
+
+
+def _track(row: Any) -> Loaded:
+    deadline = None
+    if row.deadline_kind is not None:
+        due = row.deadline_due if isinstance(row.deadline_due, date) else date.fromisoformat(str(row.deadline_due))
+        deadline = OpenDeadline(DeadlineKind(row.deadline_kind), Deadline(due, bool(row.deadline_provisional)), row.deadline_rule_id)
+    track = Track(
+        complaint_id=row.complaint_id,
+        platform_id=row.platform_id,
+        platform_complaint_id=row.platform_complaint_id,
+        region=row.region,
+        kind=FilingKind(row.kind),
+        rule_set=RuleSet(row.rule_set),
+        state=ComplaintState(row.state),
+        deadline=deadline,
+        accepted_at=utc(row.accepted_at) if row.accepted_at else None,
+        answered=row.answered_at is not None,
+        verification_extended=bool(row.verification_extended),
+        mediation_end_ground=MediationEndGround(row.mediation_end_ground) if row.mediation_end_ground else None,
+    )
+    return Loaded(track, int(row.version), utc(row.answered_at) if row.answered_at else None)
+
+
+async def load_track(conn: AsyncConnection, complaint_id: str) -> Loaded | None:
+    """The item's track, its row locked until the transaction ends (PostgreSQL; SQLite has one writer anyway)."""
+    stmt = sa.select(*_TRACK_COLUMNS).select_from(_WITH_OPEN_DEADLINE).where(complaints.c.complaint_id == complaint_id)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=complaints)
+    row = (await conn.execute(stmt)).first()
+    return _track(row) if row else None
+
+
+def track_columns(steps: Sequence[Step], answered_at: datetime | None) -> dict[str, Any]:
+    """The complaint row's state columns after ``steps``."""
+    final = steps[-1].track
+    closing = [s.event.outcome.value for s in steps if isinstance(s.event, ComplaintClosed)]
+    for step in steps:
+        if step.track.answered and not step.before.answered:
+            answered_at = step.audit.at
+    values: dict[str, Any] = {
+        "state": final.state.value,
+        "accepted_at": utc(final.accepted_at) if final.accepted_at else None,
+        "answered_at": utc(answered_at) if answered_at else None,
+        "verification_extended": final.verification_extended,
+        "mediation_end_ground": final.mediation_end_ground.value if final.mediation_end_ground else None,
+        "state_changed_at": utc(steps[-1].audit.at),
+    }
+    if closing:
+        values["closing_outcome"] = closing[-1]
+    return values
+
+
+async def update_track(conn: AsyncConnection, loaded: Loaded, steps: Sequence[Step]) -> None:
+    """Write the item's new state, guarded by the version read with it."""
+    values = track_columns(steps, loaded.answered_at) | {"version": loaded.version + 1}
+    result = await conn.execute(
+        sa.update(complaints)
+        .where(complaints.c.complaint_id == loaded.track.complaint_id, complaints.c.version == loaded.version)
+        .values(values)
+    )
+    if result.rowcount != 1:
+        raise StaleTrack(f"complaint {loaded.track.complaint_id} changed while this transition was being made")
+
+
+async def record_steps(conn: AsyncConnection, steps: Sequence[Step], event_ids: Sequence[str],
+                       approaching_at: Sequence[datetime | None]) -> None:
+    """Deadlines closed and opened by ``steps``, and one audit row per step (insert-only)."""
+    new_deadlines: list[dict[str, Any]] = []
+    for step, warn_at in zip(steps, approaching_at, strict=True):
+        if step.track.deadline == step.before.deadline:
+            continue
+        if step.before.deadline is not None:
+            if new_deadlines and new_deadlines[-1]["complaint_id"] == step.track.complaint_id:
+                new_deadlines[-1]["closed_at"] = utc(step.audit.at)  # opened and closed by this same batch of steps
+            else:
+                await conn.execute(
+                    sa.update(deadlines)
+                    .where(deadlines.c.complaint_id == step.track.complaint_id, deadlines.c.closed_at.is_(None))
+                    .values(closed_at=utc(step.audit.at))
+                )
+        opened = step.track.deadline
+        if opened is not None:
+            assert warn_at is not None
+            new_deadlines.append(
+                {
+                    "deadline_id": new_id(),
+                    "complaint_id": step.track.complaint_id,
+                    "kind": opened.kind.value,
+                    "rule_id": opened.rule_id,
+                    "due": opened.deadline.due,
+                    "provisional": opened.deadline.provisional,
+                    "set_at": utc(step.audit.at),
+                    "approaching_at": utc(warn_at),
+                    "expires_at": utc(opened.deadline.expires_at),
+                    "closed_at": None,
+                }
+            )
+    if new_deadlines:
+        await conn.execute(sa.insert(deadlines), new_deadlines)
+    await conn.execute(
+        sa.insert(audit),
+        [
+            {
+                "complaint_id": step.audit.complaint_id,
+                "at": utc(step.audit.at),
+                "actor_role": step.audit.actor.role.value,
+                "actor": step.audit.actor.subject,
+                "from_state": step.audit.from_state.value,
+                "to_state": step.audit.to_state.value,
+                "event_type": step.audit.event_type,
+                "event_id": event_id,
+                "ground": step.audit.ground,
+                "detail": step.audit.detail,
+                "rule_id": step.audit.rule_id,
+            }
+            for step, event_id in zip(steps, event_ids, strict=True)
+        ],
+    )
+
+
+async def audit_trail(conn: AsyncConnection, complaint_id: str) -> list[dict[str, Any]]:
+    rows = await conn.execute(sa.select(audit).where(audit.c.complaint_id == complaint_id).order_by(audit.c.seq))
+    return [dict(row._mapping) for row in rows]
+
+
+# -- the platform's list -----------------------------------------------------------------------------------
+_LIST_COLUMNS = (
+    complaints.c.complaint_id, complaints.c.platform_complaint_id, complaints.c.kind, complaints.c.state, complaints.c.received_at,
+    complaints.c.category, complaints.c.store_id, complaints.c.store_name, complaints.c.order_id, complaints.c.amount,
+    complaints.c.region, complaints.c.state_changed_at,
+    deadlines.c.kind.label("deadline_kind"), deadlines.c.due.label("deadline_due"), deadlines.c.provisional.label("deadline_provisional"),
+)
+
+
+async def list_for_platform(conn: AsyncConnection, platform_id: str, *, state: ComplaintState | None, after: str | None,
+                            limit: int) -> list[dict[str, Any]]:
+    """One page of a platform's items in id order (UUIDv7: order of receipt), after the cursor's id."""
+    stmt = sa.select(*_LIST_COLUMNS).select_from(_WITH_OPEN_DEADLINE).where(complaints.c.platform_id == platform_id)
+    if state is not None:
+        stmt = stmt.where(complaints.c.state == state.value)
+    if after is not None:
+        stmt = stmt.where(complaints.c.complaint_id > after)
+    rows = await conn.execute(stmt.order_by(complaints.c.complaint_id).limit(limit))
+    return [dict(row._mapping) for row in rows]
+
+
+# -- the deadline scheduler's queries ----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class DueNotice:
+    deadline_id: str
+    complaint_id: str
+    missed: bool
+
+
+async def due_notices(conn: AsyncConnection, now: datetime, limit: int) -> list[DueNotice]:
+    """Open deadlines whose approaching or missed notice is due and not yet sent, oldest first."""
+    moment = utc(now)
+    open_ = deadlines.c.closed_at.is_(None)
+    missed = await conn.execute(
+        sa.select(deadlines.c.deadline_id, deadlines.c.complaint_id)
+        .where(open_, deadlines.c.missed_sent_at.is_(None), deadlines.c.expires_at <= moment)
+        .order_by(deadlines.c.expires_at)
+        .limit(limit)
+    )
+    approaching = await conn.execute(
+        sa.select(deadlines.c.deadline_id, deadlines.c.complaint_id)
+        .where(open_, deadlines.c.approaching_sent_at.is_(None), deadlines.c.approaching_at <= moment)
+        .order_by(deadlines.c.approaching_at)
+        .limit(limit)
+    )
+    found = [DueNotice(r.deadline_id, r.complaint_id, missed=False) for r in approaching]
+    found += [DueNotice(r.deadline_id, r.complaint_id, missed=True) for r in missed]
+    return found
+
+
+async def claim_notice(conn: AsyncConnection, notice: DueNotice, now: datetime) -> bool:
+    """Set the notice's flag if nobody did: the exactly-once guard, committed with the notice's event."""
+    column = deadlines.c.missed_sent_at if notice.missed else deadlines.c.approaching_sent_at
+    result = await conn.execute(
+        sa.update(deadlines)
+        .where(deadlines.c.deadline_id == notice.deadline_id, column.is_(None), deadlines.c.closed_at.is_(None))
+        .values({column.name: utc(now)})
+    )
+    return bool(result.rowcount)
+
+
+async def deadline_is_open(conn: AsyncConnection, deadline_id: str) -> bool:
+    row = (await conn.execute(sa.select(deadlines.c.closed_at).where(deadlines.c.deadline_id == deadline_id))).first()
+    return row is not None and row.closed_at is None

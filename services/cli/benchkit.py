@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,24 +30,40 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 # -- output ---------------------------------------------------------------------------------------------------
+_STARTED: list[float] = []
+
+
+def start_clock() -> None:
+    """From now on, :func:`progress` lines carry the seconds since this call."""
+    _STARTED[:] = [time.perf_counter()]
+
+
 def say(line: str) -> None:
-    """One progress line, flushed at once (a benchmark's output is read while it runs)."""
+    """One line of output, flushed at once (a benchmark's output is read while it runs)."""
     print(line, flush=True)
+
+
+def progress(line: str) -> None:
+    """A progress line, stamped with the seconds since :func:`start_clock`."""
+    say(f"[{time.perf_counter() - _STARTED[0]:6.1f}s] {line}" if _STARTED else line)
 
 
 def table(title: str, rows: Sequence[tuple[str, str, str]], *, footnotes: Sequence[str] = ()) -> str:
     """A three-column table (measure, value, note) in plain text, readable in a terminal and in a log."""
     header = ("measure", "value", "note")
-    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) if rows else len(header[i]) for i in range(3)]
+    body = [r for r in rows if r[1] or r[2]]  # a row with only a measure is a section heading
+    widths = [max(len(header[i]), *(len(r[i]) for r in body)) if body else len(header[i]) for i in range(3)]
     rule = "-" * (widths[0] + widths[1] + min(widths[2], 60) + 6)
 
     def line(cells: tuple[str, str, str]) -> str:
+        if not (cells[1] or cells[2]):
+            return cells[0]
         return f"{cells[0]:<{widths[0]}}   {cells[1]:>{widths[1]}}   {cells[2]}".rstrip()
 
     out = [title, rule, line(header), rule]
     out.extend(line(r) for r in rows)
     out.append(rule)
-    out.extend(footnotes)
+    out.extend(textwrap.fill(note, width=max(len(rule), 100), subsequent_indent="    ") for note in footnotes)
     return "\n".join(out)
 
 
@@ -109,6 +126,26 @@ def cpu_seconds(pid: int | str = "self") -> float | None:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
+def system_cpu_seconds() -> float | None:
+    """CPU time every process on the machine has used so far (all cores; from /proc/stat, idle and iowait left out)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    # guest time is already counted in user time
+    return (sum(fields[:8]) - idle) / _CLOCK_TICKS
+
+
+def load_average() -> float | None:
+    try:
+        with open("/proc/loadavg", encoding="ascii") as loadavg:
+            return float(loadavg.read().split()[0])
+    except (OSError, ValueError):
+        return None
+
+
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
     mem_kb = _meminfo_kb("MemTotal")
@@ -128,6 +165,19 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "kernel": platform.release(),
     }
+
+
+def source_version() -> str:
+    """The commit the measured code came from, ``+dirty`` when the checkout has uncommitted changes under it."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        status = subprocess.run(["git", "status", "--porcelain", "--", "services", "contracts"], cwd=ROOT, capture_output=True,
+                                text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if commit.returncode != 0:
+        return "unknown"
+    return commit.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
 
 
 def _meminfo_kb(name: str) -> int | None:
@@ -157,7 +207,7 @@ class Kafka:
     bootstrap: str = ""
     started: bool = False
 
-    async def start(self, timeout: float = 240.0) -> str:
+    async def start(self, within_s: float = 240.0) -> str:
         given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if given:
             self.bootstrap = given
@@ -169,11 +219,11 @@ class Kafka:
         )
         self.started = True  # from here on, stop() must run even if start fails half-way
         try:
-            out, err = await asyncio.wait_for(proc.communicate(), timeout)
+            out, err = await asyncio.wait_for(proc.communicate(), within_s)
         except TimeoutError:
             proc.kill()
             await proc.wait()
-            raise RuntimeError(f"Kafka did not start in {timeout:.0f}s") from None
+            raise RuntimeError(f"Kafka did not start in {within_s:.0f}s") from None
         if proc.returncode != 0:
             raise RuntimeError(f"Kafka did not start:\n{err.decode(errors='replace')[-3000:]}")
         for row in out.decode().splitlines():
@@ -234,10 +284,10 @@ class ServiceProcess:
         finally:
             log.close()
 
-    async def ready(self, timeout: float = 90.0) -> None:
+    async def ready(self, within_s: float = 90.0) -> None:
         """Wait for ``/readyz`` to answer 200 (database and Kafka reachable)."""
         assert self.proc is not None
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within_s
         async with httpx.AsyncClient(timeout=2.0) as http:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
@@ -248,7 +298,7 @@ class ServiceProcess:
                 except httpx.HTTPError:
                     pass
                 await asyncio.sleep(0.2)
-        raise TimeoutError(f"{self.name} not ready after {timeout:.0f}s:\n{self.log_tail()}")
+        raise TimeoutError(f"{self.name} not ready after {within_s:.0f}s:\n{self.log_tail()}")
 
     def log_tail(self, chars: int = 3000) -> str:
         try:
@@ -262,12 +312,11 @@ class ServiceProcess:
         if proc is None or proc.poll() is not None:
             return
         proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while proc.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        if proc.poll() is None:
+        try:
+            await asyncio.to_thread(proc.wait, grace)
+        except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait()
+            await asyncio.to_thread(proc.wait)
 
 
 # -- Prometheus text ------------------------------------------------------------------------------------------

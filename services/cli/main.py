@@ -41,9 +41,20 @@ def _token(args: argparse.Namespace) -> int:
 
     shared = SharedSettings()
     role = Role(args.role)
-    subject = args.subject or {Role.PLATFORM: f"platform:{args.platform}", Role.BUREAU: f"bureau:{args.region}"}.get(role, f"{role.value}:dev")
-    print(issue(signing_key(shared), role=role, subject=subject, platform_id=args.platform, region=args.region,
-                ttl_seconds=args.ttl_hours * 3600, issuer=shared.jwt_issuer))
+    subject = args.subject or {Role.PLATFORM: f"platform:{args.platform}", Role.BUREAU: f"bureau:{args.region}"}.get(
+        role, f"{role.value}:dev"
+    )
+    print(
+        issue(
+            signing_key(shared),
+            role=role,
+            subject=subject,
+            platform_id=args.platform,
+            region=args.region,
+            ttl_seconds=args.ttl_hours * 3600,
+            issuer=shared.jwt_issuer,
+        )
+    )
     return 0
 
 

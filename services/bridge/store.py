@@ -1,0 +1,166 @@
+"""bridge's tables: the platform registry, the subject database, submissions and their staging, the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.runtime.tables import metadata
+
+BigId = sa.Integer().with_variant(sa.BigInteger(), "postgresql")
+
+platforms = sa.Table(
+    "platforms",
+    metadata,
+    sa.Column("platform_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("uscc", sa.String(18), nullable=False),
+    sa.Column("uscc_check", sa.String(16), nullable=False),
+    sa.Column("uscc_override_reason", sa.Text),
+    sa.Column("domicile_region", sa.String(6), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("operating_model", sa.String(200), nullable=False),
+    sa.Column("main_categories", sa.JSON, nullable=False),
+    # Names and phones of people: encrypted at rest, never in events.
+    sa.Column("contacts_enc", sa.LargeBinary),
+    sa.Column("connected_to_canal", sa.Boolean, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+#: Codes a person confirmed as genuine although their check character fails: the override belongs to the
+#: code, so it holds for every store and platform using it, and for every later submission.
+uscc_overrides = sa.Table(
+    "uscc_overrides",
+    metadata,
+    sa.Column("uscc", sa.String(18), primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("decided_by", sa.String(200), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+_STORE_COLUMNS = (
+    ("merchant_name", sa.String(200), False),
+    ("uscc", sa.String(18), True),
+    ("uscc_check", sa.String(16), True),
+    ("id_number_enc", sa.LargeBinary, True),
+    ("id_number_mac", sa.String(32), True),
+    ("exemption_declared", sa.Boolean, False),
+    ("address", sa.String(500), False),
+    ("region", sa.String(6), False),
+    ("region_check", sa.String(16), False),
+    ("shop_name", sa.String(200), False),
+    ("shop_url", sa.String(1000), False),
+    ("category", sa.String(200), False),
+    ("contact", sa.String(100), True),
+    ("above_threshold", sa.Boolean, False),
+    ("digest", sa.String(32), False),
+)
+STORE_FIELDS = tuple(name for name, _, _ in _STORE_COLUMNS)
+
+
+def _store_columns() -> list[sa.Column[Any]]:
+    return [sa.Column(name, kind, nullable=nullable) for name, kind, nullable in _STORE_COLUMNS]
+
+
+stores = sa.Table(
+    "stores",
+    metadata,
+    sa.Column("platform_id", sa.String(32), primary_key=True),
+    sa.Column("store_id", sa.String(200), primary_key=True),
+    *_store_columns(),
+    sa.Column("status", sa.String(8), nullable=False),  # open | closed
+    sa.Column("first_submission_id", sa.String(36), nullable=False),
+    sa.Column("last_submission_id", sa.String(36), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("closed_at", sa.DateTime(timezone=True)),
+    # One merchant's stores across platforms are found by its USCC.
+    sa.Index("ix_stores_uscc", "uscc"),
+)
+
+submissions = sa.Table(
+    "submissions",
+    metadata,
+    sa.Column("submission_id", sa.String(36), primary_key=True),
+    sa.Column("platform_id", sa.String(32), nullable=False),
+    sa.Column("period", sa.String(6), nullable=False),
+    sa.Column("format", sa.String(8), nullable=False),
+    sa.Column("idempotency_key", sa.String(200)),
+    # receiving → staged → applied; or interrupted / rejected / failed. Only "staged" is ever applied.
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("content_sha256", sa.String(64)),
+    sa.Column("bytes_received", BigId, nullable=False, server_default="0"),
+    sa.Column("rows_total", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_staged", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_refused", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_flagged", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("registered", sa.Integer),
+    sa.Column("updated", sa.Integer),
+    sa.Column("closed", sa.Integer),
+    sa.Column("unchanged", sa.Integer),
+    sa.Column("trace_id", sa.String(32)),
+    sa.Column("submitted_by", sa.String(200), nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("staged_at", sa.DateTime(timezone=True)),
+    sa.Column("applied_at", sa.DateTime(timezone=True)),
+    sa.Column("failure", sa.Text),
+    sa.UniqueConstraint("platform_id", "idempotency_key", name="uq_submissions_idempotency"),
+    sa.Index("ix_submissions_state", "state", "received_at"),
+    sa.Index("ix_submissions_platform", "platform_id", "received_at"),
+)
+
+#: Valid rows of a submission, waiting to be applied in one transaction. Emptied when applied.
+staged_stores = sa.Table(
+    "staged_stores",
+    metadata,
+    sa.Column("submission_id", sa.String(36), primary_key=True),
+    sa.Column("store_id", sa.String(200), primary_key=True),
+    sa.Column("line", sa.Integer, nullable=False),
+    *_store_columns(),
+)
+
+#: The per-row report: every refused row and every flag, with its line number.
+findings = sa.Table(
+    "submission_findings",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("submission_id", sa.String(36), nullable=False),
+    sa.Column("line", sa.Integer, nullable=False),
+    sa.Column("store_id", sa.String(200)),
+    sa.Column("severity", sa.String(8), nullable=False),
+    sa.Column("code", sa.String(64), nullable=False),
+    sa.Column("field", sa.String(64)),
+    sa.Column("message", sa.String(500), nullable=False),
+    sa.Index("ix_findings_submission_line", "submission_id", "line"),
+    # A refused row must not close its store: the apply step looks refused store ids up here.
+    sa.Index("ix_findings_submission_store", "submission_id", "store_id"),
+)
+
+#: Insert-only: who did what, when, to which object.
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(300), nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Index("ix_audit_target", "target", "at"),
+)
+
+
+async def write_audit(conn: AsyncConnection, *, at: datetime, actor: str, role: str, action: str, target: str,
+                      detail: dict[str, Any]) -> None:
+    await conn.execute(sa.insert(audit).values(at=at, actor=actor, role=role, action=action, target=target, detail=detail))
+
+
+def for_update(stmt: sa.Select[Any], conn: AsyncConnection) -> sa.Select[Any]:
+    """Row lock on PostgreSQL; SQLite has one writer, so its transactions are serial anyway."""
+    return stmt.with_for_update() if conn.dialect.name == "postgresql" else stmt

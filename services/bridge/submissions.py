@@ -1,0 +1,286 @@
+"""Receiving a semi-annual submission: stream the file, check every row, stage the valid ones.
+
+Nothing here touches the subject database. Rows go to ``staged_stores`` in batches (each batch its own
+short transaction, so memory and locks stay small and progress is visible); the submission becomes
+``staged`` only when the whole file arrived. :mod:`services.bridge.apply` then applies it in one
+transaction. A broken upload therefore leaves, at worst, staged rows of a submission that is never applied.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contracts.events.bridge import UsccCheck
+from contracts.ids import new_id
+from services.bridge.domain import china_date
+from services.bridge.store import findings, staged_stores, submissions, uscc_overrides, write_audit
+from services.bridge.uploads import LineError, RowStream
+from services.bridge.validation import Finding, Severity, StoreRecord, check_row, keyed_digest
+from services.runtime.auth import Caller
+from services.runtime.clock import Clock
+from services.runtime.keys import FieldCipher
+from services.runtime.logs import trace_id_var
+from services.runtime.service import Service
+
+log = logging.getLogger("redshield.bridge.submissions")
+
+
+class State(StrEnum):
+    RECEIVING = "receiving"
+    STAGED = "staged"
+    APPLIED = "applied"
+    #: The upload broke off; its staged rows were dropped (or will be by the janitor). Resend it.
+    INTERRUPTED = "interrupted"
+    #: Nothing valid to apply: applying it would close every store of the platform.
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+#: A resend with the same idempotency key is answered with the submission it names, unread.
+SETTLED = frozenset({State.STAGED, State.APPLIED, State.REJECTED})
+
+
+class Superseded(Exception):
+    """This upload was declared broken (stale) and resent: its stream must stop writing."""
+
+
+class InProgress(Exception):
+    """The same idempotency key is being uploaded right now."""
+
+
+@dataclass(slots=True)
+class _Batch:
+    records: dict[str, tuple[int, StoreRecord]] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    flagged_lines: set[int] = field(default_factory=set)
+    refused: int = 0
+    total: int = 0
+
+    def size(self) -> int:
+        return len(self.records) + len(self.findings)
+
+
+class Receiver:
+    def __init__(self, service: Service, *, clock: Clock, cipher: FieldCipher, mac_key: bytes, batch_size: int = 5000,
+                 stale_after_s: float = 60.0) -> None:
+        self.service = service
+        self.clock = clock
+        self.cipher = cipher
+        self.mac_key = mac_key
+        self.batch_size = batch_size
+        self.stale_after_s = stale_after_s
+
+    async def existing(self, platform_id: str, idempotency_key: str | None) -> dict[str, Any] | None:
+        if idempotency_key is None:
+            return None
+        async with self.service.uow() as uow:
+            row = (await uow.conn.execute(sa.select(submissions).where(
+                submissions.c.platform_id == platform_id, submissions.c.idempotency_key == idempotency_key))).first()
+        return dict(row._mapping) if row else None
+
+    async def start(self, *, caller: Caller, platform_id: str, period: str, fmt: str, idempotency_key: str | None,
+                    previous: dict[str, Any] | None) -> str:
+        """Open (or, for a resend of a broken upload with the same key, reopen) a submission; returns its id."""
+        now = self.clock.now()
+        async with self.service.uow() as uow:
+            action = "submission.received"
+            if previous is not None:
+                if previous["state"] == State.RECEIVING and (now - aware(previous["heartbeat_at"])).total_seconds() < self.stale_after_s:
+                    raise InProgress(previous["submission_id"])
+                # The broken attempt gives its key to the new one; a stream still writing to it finds it no longer receiving.
+                await _drop_staging(uow.conn, previous["submission_id"])
+                await uow.conn.execute(sa.update(submissions).where(submissions.c.submission_id == previous["submission_id"]).values(
+                    idempotency_key=None,
+                    state=sa.case((submissions.c.state == State.RECEIVING, State.INTERRUPTED.value), else_=submissions.c.state),
+                    failure=sa.func.coalesce(submissions.c.failure, "superseded by a resend with the same Idempotency-Key")))
+                action = "submission.resent"
+            submission_id = new_id()
+            await uow.conn.execute(sa.insert(submissions).values(
+                submission_id=submission_id, platform_id=platform_id, period=period, format=fmt, idempotency_key=idempotency_key,
+                state=State.RECEIVING, submitted_by=caller.subject, received_at=now, heartbeat_at=now, trace_id=trace_id_var.get()))
+            await write_audit(uow.conn, at=now, actor=caller.subject, role=caller.role.value, action=action,
+                              target=f"submission:{submission_id}",
+                              detail={"platform_id": platform_id, "period": period, "format": fmt, "idempotency_key": idempotency_key,
+                                      "replaces": previous["submission_id"] if previous else None})
+            await uow.commit()
+        return submission_id
+
+    async def receive(self, submission_id: str, rows: RowStream) -> State:
+        """Stage every valid row of ``rows``; any exception leaves the submission unapplied and marked interrupted."""
+        day = china_date(self.clock.now())
+        batch = _Batch()
+        try:
+            unknown = rows.unknown_columns()
+            if unknown:
+                batch.findings.append(Finding(1, Severity.WARNING, "unknown-column", f"ignored column(s): {', '.join(unknown)}"))
+            async for item in rows:
+                self._check(item, day, batch)
+                if batch.size() >= self.batch_size:
+                    await self._flush(submission_id, batch, rows)
+                    batch = _Batch()
+            await self._flush(submission_id, batch, rows)
+            return await self._finish(submission_id, rows)
+        except BaseException as exc:
+            await self._interrupted(submission_id, exc)
+            raise
+
+    def _check(self, item: Any, day: date, batch: _Batch) -> None:
+        batch.total += 1
+        if isinstance(item, LineError):
+            batch.refused += 1
+            batch.findings.append(Finding(item.line, Severity.ERROR, item.code, item.message))
+            return
+        verdict = check_row(item.values, line=item.line, on=day)
+        batch.findings.extend(verdict.findings)
+        if verdict.record is None:
+            batch.refused += 1
+            return
+        first = batch.records.get(verdict.record.store_id)
+        if first is not None:
+            batch.refused += 1
+            batch.findings.append(_duplicate(item.line, verdict.record.store_id, first[0]))
+            return
+        if any(f.severity is Severity.WARNING for f in verdict.findings):
+            batch.flagged_lines.add(item.line)
+        batch.records[verdict.record.store_id] = (item.line, verdict.record)
+
+    async def _flush(self, submission_id: str, batch: _Batch, rows: RowStream) -> None:
+        async with self.service.uow() as uow:
+            conn = uow.conn
+            # A store id seen in an earlier batch of this file: the first occurrence stands.
+            if batch.records:
+                earlier = await conn.execute(sa.select(staged_stores.c.store_id, staged_stores.c.line).where(
+                    staged_stores.c.submission_id == submission_id, staged_stores.c.store_id.in_(list(batch.records))))
+                for store_id, first_line in earlier:
+                    line, _ = batch.records.pop(store_id)
+                    batch.flagged_lines.discard(line)
+                    batch.refused += 1
+                    batch.findings.append(_duplicate(line, store_id, first_line))
+            await self._apply_overrides(conn, batch)
+            staged = [self._staged_row(submission_id, line, record) for line, record in batch.records.values()]
+            if staged:
+                await conn.execute(sa.insert(staged_stores), staged)
+            if batch.findings:
+                await conn.execute(sa.insert(findings), [
+                    {"submission_id": submission_id, "line": f.line, "store_id": f.store_id, "severity": f.severity.value,
+                     "code": f.code, "field": f.field, "message": f.message[:500]}
+                    for f in sorted(batch.findings, key=lambda f: f.line)
+                ])
+            progress = await conn.execute(sa.update(submissions).where(
+                submissions.c.submission_id == submission_id, submissions.c.state == State.RECEIVING).values(
+                rows_total=submissions.c.rows_total + batch.total,
+                rows_staged=submissions.c.rows_staged + len(staged),
+                rows_refused=submissions.c.rows_refused + batch.refused,
+                rows_flagged=submissions.c.rows_flagged + len(batch.flagged_lines),
+                bytes_received=rows.reader.bytes_read,
+                heartbeat_at=self.clock.now(),
+            ))
+            if progress.rowcount != 1:
+                raise Superseded(submission_id)  # rolls this batch back
+            await uow.commit()
+
+    async def _apply_overrides(self, conn: AsyncConnection, batch: _Batch) -> None:
+        """A failing code a person already confirmed is not flagged again."""
+        failing = {r.uscc for _, r in batch.records.values() if r.uscc_check is UsccCheck.CHECK_FAILED and r.uscc}
+        if not failing:
+            return
+        confirmed = set((await conn.execute(sa.select(uscc_overrides.c.uscc).where(uscc_overrides.c.uscc.in_(failing)))).scalars())
+        if not confirmed:
+            return
+        for store_id, (line, record) in list(batch.records.items()):
+            if record.uscc in confirmed:
+                batch.records[store_id] = (line, _with_check(record, UsccCheck.OVERRIDDEN))
+        batch.findings = [f for f in batch.findings if not (f.code == "uscc-check-failed" and f.store_id in batch.records
+                                                              and batch.records[f.store_id][1].uscc in confirmed)]
+        still_flagged = {f.line for f in batch.findings if f.severity is Severity.WARNING}
+        batch.flagged_lines &= still_flagged
+
+    def _staged_row(self, submission_id: str, line: int, record: StoreRecord) -> dict[str, Any]:
+        return {
+            "submission_id": submission_id,
+            "store_id": record.store_id,
+            "line": line,
+            "merchant_name": record.merchant_name,
+            "uscc": record.uscc,
+            "uscc_check": record.uscc_check.value if record.uscc_check else None,
+            "id_number_enc": self.cipher.encrypt(record.id_number),
+            "id_number_mac": keyed_digest(self.mac_key, record.id_number) if record.id_number else None,
+            "exemption_declared": record.exemption_declared,
+            "address": record.address,
+            "region": record.region,
+            "region_check": record.region_check.value,
+            "shop_name": record.shop_name,
+            "shop_url": record.shop_url,
+            "category": record.category,
+            "contact": record.contact,
+            "above_threshold": record.above_threshold,
+            "digest": keyed_digest(self.mac_key, record.content()),
+        }
+
+    async def _finish(self, submission_id: str, rows: RowStream) -> State:
+        now = self.clock.now()
+        async with self.service.uow() as uow:
+            staged = (await uow.conn.execute(
+                sa.select(submissions.c.rows_staged).where(submissions.c.submission_id == submission_id))).scalar_one()
+            state = State.STAGED if staged else State.REJECTED
+            await uow.conn.execute(sa.update(submissions).where(submissions.c.submission_id == submission_id).values(
+                state=state, staged_at=now, heartbeat_at=now, content_sha256=rows.reader.sha256.hexdigest(),
+                bytes_received=rows.reader.bytes_read,
+                failure=None if staged else "no valid row: applying it would close every store of the platform"))
+            await uow.commit()
+        return state
+
+    async def _interrupted(self, submission_id: str, exc: BaseException) -> None:
+        log.warning("submission %s broke off: %r", submission_id, exc)
+        try:
+            async with self.service.uow() as uow:
+                await _drop_staging(uow.conn, submission_id)
+                await uow.conn.execute(sa.update(submissions).where(
+                    submissions.c.submission_id == submission_id, submissions.c.state == State.RECEIVING).values(
+                    state=State.INTERRUPTED, failure=f"upload broke off: {type(exc).__name__}: {exc}"[:2000],
+                    heartbeat_at=self.clock.now()))
+                await uow.commit()
+        except Exception:
+            # The janitor finds it by its stale heartbeat; nothing of it is applied either way.
+            log.exception("could not mark submission %s interrupted", submission_id)
+
+    async def sweep_stale(self) -> int:
+        """Mark uploads whose process died mid-stream (no heartbeat for a while) interrupted, and drop their rows."""
+        cutoff = self.clock.now().timestamp() - self.stale_after_s
+        async with self.service.uow() as uow:
+            stale = [row.submission_id for row in await uow.conn.execute(
+                sa.select(submissions.c.submission_id, submissions.c.heartbeat_at).where(submissions.c.state == State.RECEIVING))
+                if aware(row.heartbeat_at).timestamp() < cutoff]
+            for submission_id in stale:
+                await _drop_staging(uow.conn, submission_id)
+                await uow.conn.execute(sa.update(submissions).where(submissions.c.submission_id == submission_id).values(
+                    state=State.INTERRUPTED, failure="upload stopped without finishing (no progress); resend it"))
+            await uow.commit()
+        return len(stale)
+
+
+async def _drop_staging(conn: AsyncConnection, submission_id: str) -> None:
+    await conn.execute(sa.delete(staged_stores).where(staged_stores.c.submission_id == submission_id))
+    await conn.execute(sa.delete(findings).where(findings.c.submission_id == submission_id))
+
+
+def _duplicate(line: int, store_id: str, first_line: int) -> Finding:
+    return Finding(line, Severity.ERROR, "duplicate-store-id",
+                   f"store_id {store_id!r} already given on line {first_line}; the first stands",
+                   "store_id", store_id)
+
+
+def _with_check(record: StoreRecord, check: UsccCheck) -> StoreRecord:
+    return replace(record, uscc_check=check)
+
+
+def aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes for timezone-aware columns; every time we store is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,237 @@
+"""Streamed NDJSON and CSV uploads turned into numbered rows, without holding the file in memory.
+
+The first line decides at once whether the body is the declared format (a spreadsheet sent as CSV, a
+JSON array sent as NDJSON, a zip): :class:`WrongFormat` is raised before anything is stored. After that a
+bad line is only that line's problem: it comes out as a :class:`LineError` with its number.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+import orjson
+
+from services.bridge.validation import COLUMNS, REQUIRED
+
+#: One line (one store) is a few hundred bytes; a "line" larger than this is not a row of ours.
+MAX_LINE_BYTES: Final = 1 << 20
+_BINARY_MAGIC: Final = (b"PK\x03\x04", b"\x1f\x8b", b"%PDF", b"\xd0\xcf\x11\xe0")
+
+
+class Format(StrEnum):
+    NDJSON = "ndjson"
+    CSV = "csv"
+
+
+MEDIA_TYPES: Final[dict[str, Format]] = {
+    "application/x-ndjson": Format.NDJSON,
+    "application/ndjson": Format.NDJSON,
+    "application/jsonl": Format.NDJSON,
+    "application/x-jsonlines": Format.NDJSON,
+    "text/csv": Format.CSV,
+    "application/csv": Format.CSV,
+}
+#: Media types that say nothing about the content: the declared format and the first line decide.
+NEUTRAL_MEDIA_TYPES: Final = frozenset({"", "application/octet-stream", "text/plain"})
+
+
+class WrongFormat(Exception):
+    """The body is not the declared format: 415 (not even text) or 422 (text, but not this format)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class LineError:
+    line: int
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    line: int
+    values: Mapping[str, object]
+
+
+def format_for(declared: str | None, content_type: str | None) -> Format:
+    media = (content_type or "").split(";")[0].strip().lower()
+    implied = MEDIA_TYPES.get(media)
+    if media not in NEUTRAL_MEDIA_TYPES and implied is None:
+        raise WrongFormat(415, f"content-type {media!r} is neither NDJSON (application/x-ndjson) nor CSV (text/csv)")
+    if declared is None:
+        if implied is None:
+            raise WrongFormat(415, "say which format the file is: ?format=ndjson or ?format=csv")
+        return implied
+    try:
+        chosen = Format(declared)
+    except ValueError as exc:
+        raise WrongFormat(415, f"format {declared!r} is not supported; use ndjson or csv") from exc
+    if implied is not None and implied is not chosen:
+        raise WrongFormat(415, f"format={chosen.value} but content-type says {media}")
+    return chosen
+
+
+class LineReader:
+    """Numbered lines from a byte stream, with a running SHA-256 and byte count of everything read."""
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = bytearray()
+        self._done = False
+        self.number = 0
+        self.bytes_read = 0
+        self.sha256 = hashlib.sha256()
+
+    async def _fill(self) -> bool:
+        async for chunk in self._chunks:
+            if chunk:
+                self.bytes_read += len(chunk)
+                self.sha256.update(chunk)
+                self._buffer += chunk
+                return True
+        self._done = True
+        return False
+
+    async def next_line(self) -> bytes | None:
+        """The next line without its newline, ``b"…"`` cut short when it exceeds the limit; None at the end."""
+        start = 0
+        while True:
+            end = self._buffer.find(b"\n", start)
+            if end >= 0:
+                line = bytes(self._buffer[:end])
+                del self._buffer[: end + 1]
+                self.number += 1
+                return line[:-1] if line.endswith(b"\r") else line
+            if len(self._buffer) > MAX_LINE_BYTES:
+                # Keep memory flat: drop the oversized line's bytes up to its end, report it as too long.
+                while (end := self._buffer.find(b"\n")) < 0:
+                    self._buffer.clear()
+                    if not await self._fill():
+                        break
+                if end >= 0:
+                    del self._buffer[: end + 1]
+                self.number += 1
+                return b"\x00too-long"
+            start = len(self._buffer)
+            if self._done or not await self._fill():
+                if self._buffer:
+                    line = bytes(self._buffer)
+                    self._buffer.clear()
+                    self.number += 1
+                    return line
+                return None
+
+
+def _decode(line: bytes, number: int) -> str:
+    text = line.decode("utf-8")
+    return text.removeprefix("\ufeff") if number == 1 else text
+
+
+class RowStream:
+    """``async for item in stream``: each :class:`Row` or :class:`LineError`, in file order."""
+
+    def __init__(self, reader: LineReader, fmt: Format) -> None:
+        self.reader = reader
+        self.format = fmt
+        self._header: list[str] | None = None
+        self._first: Row | LineError | None = None
+
+    @classmethod
+    async def open(cls, chunks: AsyncIterator[bytes], fmt: Format) -> RowStream:
+        """Read up to the first row and check the format; raises :class:`WrongFormat`."""
+        stream = cls(LineReader(chunks), fmt)
+        await stream._sniff()
+        return stream
+
+    async def _first_nonblank(self) -> tuple[int, bytes] | None:
+        while (line := await self.reader.next_line()) is not None:
+            if line.strip():
+                return self.reader.number, line
+        return None
+
+    async def _sniff(self) -> None:
+        first = await self._first_nonblank()
+        if first is None:
+            raise WrongFormat(422, "the file is empty")
+        number, line = first
+        if line.startswith(_BINARY_MAGIC) or b"\x00" in line:
+            raise WrongFormat(415, f"the file is binary (a zip, gzip, PDF or spreadsheet?), not {self.format.value}")
+        try:
+            text = _decode(line, number)
+        except UnicodeDecodeError as exc:
+            raise WrongFormat(415, f"line {number} is not UTF-8 text ({exc.reason}); send {self.format.value} in UTF-8") from exc
+        if self.format is Format.NDJSON:
+            try:
+                value = orjson.loads(text)
+            except orjson.JSONDecodeError as exc:
+                raise WrongFormat(422, f"line {number} is not JSON: this is not NDJSON (one JSON object per line)") from exc
+            if not isinstance(value, dict):
+                raise WrongFormat(422, f"line {number} is a JSON {type(value).__name__}, not an object: NDJSON needs one object per line")
+            self._first = Row(number, value)
+            return
+        header = [name.strip().lower() for name in next(csv.reader([text]))]
+        missing = [name for name in REQUIRED if name not in header]
+        if missing:
+            raise WrongFormat(422, f"line {number} is not a CSV header with the required columns; missing: {', '.join(missing)}")
+        self._header = header
+
+    def unknown_columns(self) -> list[str]:
+        return [name for name in self._header or () if name not in COLUMNS]
+
+    async def __aiter__(self) -> AsyncIterator[Row | LineError]:
+        if self._first is not None:
+            yield self._first
+        while (line := await self.reader.next_line()) is not None:
+            number = self.reader.number
+            if line == b"\x00too-long":
+                yield LineError(number, "line-too-long", f"line is longer than {MAX_LINE_BYTES} bytes")
+                continue
+            if not line.strip():
+                continue
+            try:
+                text = _decode(line, number)
+            except UnicodeDecodeError:
+                yield LineError(number, "not-utf8", "line is not UTF-8 text")
+                continue
+            if self.format is Format.NDJSON:
+                yield self._json_row(number, text)
+            else:
+                yield await self._csv_row(number, text)
+
+    @staticmethod
+    def _json_row(number: int, text: str) -> Row | LineError:
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            return LineError(number, "not-json", f"not a JSON object: {exc}")
+        if not isinstance(value, dict):
+            return LineError(number, "not-an-object", f"a JSON {type(value).__name__}, not an object")
+        return Row(number, value)
+
+    async def _csv_row(self, number: int, text: str) -> Row | LineError:
+        assert self._header is not None
+        # A quoted field may hold a newline: join lines until the quotes balance (the row keeps its first line's number).
+        while text.count('"') % 2:
+            more = await self.reader.next_line()
+            if more is None:
+                return LineError(number, "csv-unbalanced-quote", "a quoted field is never closed")
+            try:
+                text += "\n" + more.decode("utf-8")
+            except UnicodeDecodeError:
+                return LineError(number, "not-utf8", "row is not UTF-8 text")
+        try:
+            cells = next(csv.reader([text]))
+        except csv.Error as exc:
+            return LineError(number, "csv-syntax", str(exc))
+        if len(cells) != len(self._header):
+            return LineError(number, "csv-columns", f"{len(cells)} cells; the header has {len(self._header)}")
+        return Row(number, {name: cell for name, cell in zip(self._header, cells, strict=True) if name in COLUMNS})

@@ -1,0 +1,223 @@
+"""Pure rules for one row of a platform's merchant submission: what is refused, what is only flagged.
+
+A row is *refused* (not staged, reported with its line number) when a required field is missing or a
+value cannot be right; it is *flagged* (staged, reported as a warning) when a person should look: a USCC
+whose check character fails (early pilot codes are genuine), a region code the table cannot confirm.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Final
+
+import orjson
+
+from contracts import regions
+from contracts.events.bridge import RegionCheck, UsccCheck
+from services.bridge.domain import uscc_check
+
+REQUIRED: Final = ("store_id", "merchant_name", "address", "region", "shop_name", "shop_url", "category")
+OPTIONAL: Final = ("uscc", "id_number", "exemption_declared", "contact", "above_threshold")
+COLUMNS: Final = REQUIRED + OPTIONAL
+_LIMITS: Final = {"store_id": 200, "merchant_name": 200, "address": 500, "shop_name": 200, "shop_url": 1000, "category": 200,
+                  "contact": 100}
+_USCC_SHAPE: Final = re.compile(r"[0-9A-HJ-NPQRTUWXY]{18}")
+_ID_SHAPE: Final = re.compile(r"[0-9]{17}[0-9X]")
+_ID_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_URL: Final = re.compile(r"https?://[^\s]+", re.IGNORECASE)
+_TRUE: Final = frozenset({"true", "1", "yes", "y", "是", "t"})
+_FALSE: Final = frozenset({"false", "0", "no", "n", "否", "f", ""})
+
+
+class Severity(StrEnum):
+    ERROR = "error"  # the row is not applied
+    WARNING = "warning"  # the row is applied and flagged
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    line: int
+    severity: Severity
+    code: str
+    message: str
+    field: str | None = None
+    store_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreRecord:
+    """One valid row, normalised. ``id_number`` stays inside bridge (encrypted at rest, never in events)."""
+
+    store_id: str
+    merchant_name: str
+    uscc: str | None
+    uscc_check: UsccCheck | None
+    id_number: str | None
+    exemption_declared: bool
+    address: str
+    region: str
+    region_check: RegionCheck
+    shop_name: str
+    shop_url: str
+    category: str
+    contact: str | None
+    above_threshold: bool
+
+    def content(self) -> dict[str, object]:
+        """What the platform supplied, normalised: the part of a store whose change is an update."""
+        return {
+            "merchant_name": self.merchant_name, "uscc": self.uscc, "id_number": self.id_number,
+            "exemption_declared": self.exemption_declared, "address": self.address, "region": self.region,
+            "shop_name": self.shop_name, "shop_url": self.shop_url, "category": self.category, "contact": self.contact,
+            "above_threshold": self.above_threshold,
+        }
+
+
+@dataclass(slots=True)
+class RowVerdict:
+    line: int
+    record: StoreRecord | None
+    findings: list[Finding] = field(default_factory=list)
+    #: The store id when it could be read, even from a refused row (a refused row must not close its store).
+    store_id: str | None = None
+
+
+def keyed_digest(key: bytes, value: object) -> str:
+    """HMAC-SHA256 (truncated to 128 bits) of a canonical JSON value: compares content without revealing it."""
+    return hmac.new(key, orjson.dumps(value, option=orjson.OPT_SORT_KEYS), hashlib.sha256).hexdigest()[:32]
+
+
+def id_number_valid(number: str) -> bool:
+    """GB 11643-1999 check character of an 18-character resident ID number."""
+    total = sum(int(ch) * w for ch, w in zip(number[:17], _ID_WEIGHTS, strict=True))
+    return "10X98765432"[total % 11] == number[17]
+
+
+def parse_bool(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    if isinstance(value, int):
+        return {0: False, 1: True}.get(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    return None
+
+
+def _text(value: object) -> str | None:
+    """Text fields accept strings and integers (spreadsheets turn ids into numbers); blank is absent."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        stripped = value.strip()
+        return stripped or None
+    raise TypeError(type(value).__name__)
+
+
+def check_row(raw: Mapping[str, object], *, line: int, on: date) -> RowVerdict:
+    """Check one row for a submission received on ``on`` (region codes are valid by date)."""
+    verdict = RowVerdict(line=line, record=None)
+    errors = 0
+
+    def report(severity: Severity, code: str, message: str, field_name: str | None = None) -> None:
+        nonlocal errors
+        errors += severity is Severity.ERROR
+        verdict.findings.append(Finding(line, severity, code, message, field_name, verdict.store_id))
+
+    values: dict[str, str | None] = {}
+    for name in ("store_id", *REQUIRED[1:], "uscc", "id_number", "contact"):
+        try:
+            values[name] = _text(raw.get(name))
+        except TypeError as exc:
+            report(Severity.ERROR, "wrong-type", f"{name} must be text, not {exc}", name)
+            values[name] = None
+            continue
+        if name == "store_id":
+            verdict.store_id = values[name]
+    for name in REQUIRED:
+        if values.get(name) is None and not any(f.field == name for f in verdict.findings):
+            report(Severity.ERROR, "required", f"{name} is required", name)
+    for name, limit in _LIMITS.items():
+        text = values.get(name)
+        if text is not None and len(text) > limit:
+            report(Severity.ERROR, "too-long", f"{name} has {len(text)} characters; at most {limit}", name)
+
+    flags: dict[str, bool] = {}
+    for name in ("exemption_declared", "above_threshold"):
+        parsed = parse_bool(raw.get(name))
+        if parsed is None:
+            report(Severity.ERROR, "wrong-type", f"{name} must be true or false", name)
+        flags[name] = bool(parsed)
+
+    code = values["uscc"].upper() if values["uscc"] else None
+    check: UsccCheck | None = None
+    if code is not None:
+        if not _USCC_SHAPE.fullmatch(code):
+            report(Severity.ERROR, "uscc-format", f"{code!r} is not 18 characters of the USCC alphabet", "uscc")
+        else:
+            check = uscc_check(code, overridden=False)
+            if check is UsccCheck.CHECK_FAILED:
+                report(Severity.WARNING, "uscc-check-failed", f"{code} fails its check character; applied and flagged for review", "uscc")
+    id_number = values["id_number"].upper() if values["id_number"] else None
+    if id_number is not None:
+        if not _ID_SHAPE.fullmatch(id_number):
+            report(Severity.ERROR, "id-number-format", "id_number must be 17 digits and a digit or X", "id_number")
+        elif not id_number_valid(id_number):
+            report(Severity.WARNING, "id-number-check-failed", "id_number fails its check character; applied and flagged", "id_number")
+    if code is None:
+        # E-Commerce Law Art. 10 / Order 37: a merchant without a licence declares its exemption and gives an ID number.
+        if id_number is None:
+            report(Severity.ERROR, "identity-missing", "a merchant without uscc needs id_number and exemption_declared=true", "id_number")
+        if not flags["exemption_declared"]:
+            report(Severity.ERROR, "exemption-not-declared", "a merchant without uscc must declare its exemption (exemption_declared=true)",
+                   "exemption_declared")
+
+    region_check = RegionCheck.VALID
+    region = values["region"]
+    if region is not None:
+        verdict_region = regions.check_region(region, on)
+        if verdict_region is regions.RegionCheck.INVALID:
+            report(Severity.ERROR, "region-invalid", f"{region} is not a GB/T 2260 region code valid on {on.isoformat()}", "region")
+        elif verdict_region is regions.RegionCheck.UNVERIFIED:
+            # Our table's gap, not the platform's fault: kept on the store (region_check), not reported per row.
+            region_check = RegionCheck.UNVERIFIED
+    url = values["shop_url"]
+    if url is not None and not _URL.fullmatch(url):
+        report(Severity.ERROR, "url-format", "shop_url must be an http(s) URL", "shop_url")
+    unknown = sorted(set(raw) - set(COLUMNS))
+    if unknown:
+        report(Severity.WARNING, "unknown-field", f"ignored field(s): {', '.join(unknown)}")
+
+    if errors:
+        return verdict
+    assert verdict.store_id is not None and region is not None and url is not None
+    verdict.record = StoreRecord(
+        store_id=verdict.store_id,
+        merchant_name=values["merchant_name"] or "",
+        uscc=code,
+        uscc_check=check,
+        id_number=id_number,
+        exemption_declared=flags["exemption_declared"],
+        address=values["address"] or "",
+        region=region,
+        region_check=region_check,
+        shop_name=values["shop_name"] or "",
+        shop_url=url,
+        category=values["category"] or "",
+        contact=values["contact"],
+        above_threshold=flags["above_threshold"],
+    )
+    return verdict

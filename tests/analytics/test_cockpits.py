@@ -1,0 +1,144 @@
+"""The three cockpits over real ingested events: bridge's registry and stores, channel's complaints and their
+handling. Counts, rates, first-handling shares and scope are checked against what was published."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts import topics
+from contracts.envelope import Envelope
+from tests.faults.test_process_kills import received
+from tests.harness import Running, eventually, produce_events, running
+
+GOLDEN = Path(__file__).resolve().parents[2] / "contracts" / "golden"
+
+
+def golden(event_type: str, **changes: Any) -> Envelope:
+    data = json.loads((GOLDEN / event_type / "1.json").read_text(encoding="utf-8")) | changes
+    subject = str(data.get("complaint_id") or data.get("store_id") or data.get("platform_id"))
+    return Envelope(type=event_type, source="/redshield/test", subject=subject, data=data)
+
+
+def complaint(n: int, platform: str, store: str, category: str, day: int) -> Envelope:
+    base = received(n)
+    data = base.data | {
+        "platform_id": platform,
+        "category": category,
+        "merchant": base.data["merchant"] | {"store_id": store},
+        "received_at": (datetime(2026, 11, day, 2, 0, tzinfo=UTC)).isoformat(),
+    }
+    return Envelope(type=base.type, source=base.source, subject=base.subject, data=data)
+
+
+def handling(kind: str, complaint_id: str, platform: str, at: datetime, **changes: Any) -> Envelope:
+    return golden(f"redshield.channel.complaint.{kind}.v1", complaint_id=complaint_id, platform_id=platform, at=at.isoformat(), **changes)
+
+
+@pytest.fixture
+async def world(kafka_bootstrap: str, prefix: str, chdb_url: str, tmp_path: Path) -> AsyncIterator[Running]:
+    subjects = [
+        golden("redshield.bridge.platform.registered.v1"),  # P001, b2c, domicile 330106, connected
+        golden("redshield.bridge.platform.registered.v1", platform_id="P002", name="运河集市", type="live_stream", domicile_region="330110",
+               connected_to_canal=False),
+        golden("redshield.bridge.store.registered.v1", store_id="S-1"),
+        golden("redshield.bridge.store.registered.v1", store_id="S-2", category="服装", region="330110"),
+        golden("redshield.bridge.store.registered.v1", store_id="S-3"),
+        golden("redshield.bridge.store.closed.v1", store_id="S-3"),
+        golden("redshield.bridge.store.registered.v1", platform_id="P002", store_id="S-9", region="330110"),
+    ]
+    complaints = [
+        complaint(1, "P001", "S-1", "quality", 20),
+        complaint(2, "P001", "S-1", "quality", 21),
+        complaint(3, "P001", "S-2", "delivery", 21),
+        complaint(4, "P002", "S-9", "refund", 22),
+    ]
+    ids = [c.data["complaint_id"] for c in complaints]
+    day20 = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+    steps = [
+        handling("assigned", ids[0], "P001", day20),  # due 2026-12-04
+        handling("platform_responded", ids[0], "P001", day20 + timedelta(days=2), outcome="settled", state="platform_settled", reason=None),
+        handling("assigned", ids[1], "P001", day20 + timedelta(days=1)),
+        handling("platform_responded", ids[1], "P001", datetime(2026, 12, 10, 3, 0, tzinfo=UTC), outcome="not_settled",
+                 state="platform_not_settled", reason=None),
+    ]
+    async with running(
+        "analytics", kafka=kafka_bootstrap, prefix=prefix, database=(f"sqlite+aiosqlite:///{tmp_path}/a.db", None),
+        clickhouse_url=chdb_url, clickhouse_database=prefix.strip(".") + "_cockpits", risk_interval_s=0,
+    ) as analytics:
+        await produce_events(kafka_bootstrap, prefix + topics.BRIDGE_SUBJECTS, subjects)
+        await produce_events(kafka_bootstrap, prefix + topics.CHANNEL_COMPLAINTS, complaints + steps)
+
+        async def everything_in() -> bool:
+            rows = await analytics.app.state.clickhouse.query("SELECT count() FROM events")
+            return bool(rows[0][0] >= len(subjects) + len(complaints) + len(steps))
+
+        await eventually(everything_in, timeout=60)
+        yield analytics
+
+
+async def get(analytics: Running, path: str, role: str = "regulator", **params: str) -> dict[str, Any]:
+    scope = {"platform": params.pop("as_platform")} if "as_platform" in params else {}
+    answer = await analytics.http.get(path, params=params, headers=analytics.auth(role, **scope))
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+async def test_the_overview_counts_platforms_open_stores_and_exchanges(world: Running) -> None:
+    body = await get(world, "/v1/cockpits/overview")
+    assert body["platforms"]["total"] == 2 and body["platforms"]["connected_to_canal"] == 1
+    assert {p["type"]: p["count"] for p in body["platforms"]["by_type"]} == {"b2c": 1, "live_stream": 1}
+    assert body["stores"]["total"] == 3  # S-3 closed
+    assert {p["platform_id"]: p["count"] for p in body["stores"]["by_platform"]} == {"P001": 2, "P002": 1}
+    assert body["data_exchanges"]["total"] == 3  # two registrations and one submission
+    assert body["freshness"]["newest_event_time"]
+    in_yuhang = await get(world, "/v1/cockpits/overview", region="330110")
+    assert in_yuhang["platforms"]["total"] == 1 and in_yuhang["stores"]["total"] == 2
+
+
+async def test_governance_shows_states_and_first_handling_shares(world: Running) -> None:
+    body = await get(world, "/v1/cockpits/governance", **{"from": "2026-11-01", "to": "2026-11-30"})
+    assert body["complaints"]["total"] == 4
+    assert {s["state"]: s["count"] for s in body["complaints"]["by_state"]} == {
+        "received": 2, "platform_settled": 1, "platform_not_settled": 1,
+    }
+    first = body["first_handling"]
+    assert (first["assigned"], first["answered"], first["settled"], first["within_deadline"]) == (2, 2, 1, 1)
+    assert first["share_handled_first"] == 0.5 and first["share_within_deadline"] == 0.5
+    assert body["cases"]["note"]
+    monthly = await get(world, "/v1/cockpits/governance", **{"from": "2026-11-01", "to": "2026-11-30", "interval": "month"})
+    assert monthly["complaints"]["trend"] == [{"month": "2026-11-01", "count": 4}]
+
+
+async def test_the_platform_detail_has_profile_trends_and_rates(world: Running) -> None:
+    body = await get(world, "/v1/cockpits/platforms/P001", **{"from": "2026-11-01", "to": "2026-11-30"})
+    assert body["profile"]["name"] == "西湖优选电商平台" and body["profile"]["type"] == "b2c"
+    assert body["stores"]["total"] == 2
+    complaints = body["complaints"]
+    assert complaints["total"] == 3
+    assert complaints["per_10k_stores"] == 15000.0
+    assert complaints["top_merchants"][0] == {"store_id": "S-1", "store_name": "西湖茶叶旗舰店", "count": 2}
+    assert complaints["trend"] == [{"day": "2026-11-20", "count": 1}, {"day": "2026-11-21", "count": 2}]
+    assert [(d["day"], d["settled"], d["within_deadline"]) for d in body["first_handling_trend"]] == [("2026-11-20", 1, 1), ("2026-11-21", 0, 0)]
+
+
+async def test_a_platform_reaches_only_its_own_detail_cockpit(world: Running) -> None:
+    own = await world.http.get("/v1/cockpits/platforms/P002", headers=world.auth("platform", platform="P002"))
+    other = await world.http.get("/v1/cockpits/platforms/P001", headers=world.auth("platform", platform="P002"))
+    overview = await world.http.get("/v1/cockpits/overview", headers=world.auth("platform", platform="P002"))
+    assert own.status_code == 200 and own.json()["complaints"]["total"] == 1
+    assert other.status_code == 404
+    assert overview.status_code == 403
+
+
+async def test_unknown_platform_and_bad_interval(world: Running) -> None:
+    missing = await world.http.get("/v1/cockpits/platforms/P999", headers=world.auth("regulator"))
+    bad = await world.http.get("/v1/cockpits/governance", params={"interval": "fortnight"}, headers=world.auth("regulator"))
+    assert missing.status_code == 404
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "interval"

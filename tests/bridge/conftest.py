@@ -1,0 +1,79 @@
+"""bridge running in process against the session's broker and each database; rows and files the tests upload."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from contracts import uscc
+from tests.harness import Running, eventually, running
+
+PLATFORM = {
+    "platform_id": "P001",
+    "name": "西湖优选电商平台",
+    "uscc": "91330100716105852F",
+    "domicile_region": "330106",
+    "type": "b2c",
+    "operating_model": "marketplace",
+    "main_categories": ["食品", "服装"],
+    "contacts": [{"role": "compliance", "name": "李四", "phone": "13900000000", "email": "li@example.com"}],
+    "connected_to_canal": True,
+}
+
+
+def store_uscc(n: int) -> str:
+    return uscc.complete(f"91330106MA{n:07d}")
+
+
+def store_row(n: int, **change: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "store_id": f"S{n:06d}",
+        "merchant_name": f"杭州商户{n}有限公司",
+        "uscc": store_uscc(n),
+        "address": f"杭州市西湖区文三路{n}号",
+        "region": "330106",
+        "shop_name": f"商户{n}旗舰店",
+        "shop_url": f"https://shop.example.com/s/{n}",
+        "category": "食品",
+        "contact": "0571-88000000",
+        "above_threshold": n % 2 == 0,
+    }
+    row.update(change)
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def ndjson(rows: list[dict[str, Any]]) -> bytes:
+    return b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in rows)
+
+
+@pytest.fixture
+async def bridge(kafka_bootstrap: str, prefix: str, database: tuple[str, str | None]) -> AsyncIterator[Running]:
+    async with running("bridge", kafka=kafka_bootstrap, prefix=prefix, database=database) as svc:
+        yield svc
+
+
+async def register(svc: Running, **change: Any) -> dict[str, Any]:
+    answer = await svc.http.post("/v1/platforms", json=PLATFORM | change, headers=svc.auth("regulator"))
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+async def submit(svc: Running, body: bytes, *, platform: str = "P001", fmt: str = "ndjson", period: str = "2026H1",
+                 key: str | None = None, content_type: str | None = None) -> Any:
+    headers = svc.auth("platform", platform=platform) | {"content-type": content_type or ("text/csv" if fmt == "csv" else "application/x-ndjson")}
+    if key:
+        headers["Idempotency-Key"] = key
+    return await svc.http.post(f"/v1/platforms/{platform}/submissions", params={"format": fmt, "period": period}, content=body, headers=headers)
+
+
+async def settled(svc: Running, submission_id: str, platform: str = "P001") -> dict[str, Any]:
+    async def check() -> dict[str, Any] | None:
+        answer = await svc.http.get(f"/v1/submissions/{submission_id}", headers=svc.auth("platform", platform=platform))
+        body = answer.json()
+        return body if body["state"] not in ("receiving", "staged") else None
+
+    result: dict[str, Any] = await eventually(check, timeout=60)
+    return result
