@@ -67,11 +67,11 @@ def feed_handler(service: Service, intake: Intake):  # type: ignore[no-untyped-d
             assert platform is not None  # checked before the batch reached us
             by_platform[platform].append((delivery, filing))
         async with service.uow() as uow:
+            seen_first = await uow.first_times(
+                FEED_CONSUMER, [(d.envelope.source, d.envelope.id) for items in by_platform.values() for d, _ in items]
+            )
             for platform, items in by_platform.items():
-                fresh: list[ComplaintFiling] = []
-                for delivery, filing in items:
-                    if await uow.first_time(FEED_CONSUMER, delivery.envelope.source, delivery.envelope.id):
-                        fresh.append(filing)
+                fresh = [filing for d, filing in items if (d.envelope.source, d.envelope.id) in seen_first]
                 await intake.file(uow, platform_id=platform, filings=fresh, intake=IntakeChannel.PLATFORM_FEED)
             await uow.commit()
         return rejected

@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.runtime.kafka import EventProducer
 from services.runtime.metrics import OUTBOX_BACKLOG, RELAY_ERRORS, RELAY_LAG, RELAY_PUBLISHED
@@ -30,7 +30,7 @@ class OutboxRelay:
         engine: AsyncEngine,
         producer: EventProducer,
         wakeup: asyncio.Event,
-        batch_size: int = 500,
+        batch_size: int = 2000,
         poll_interval: float = 0.2,
         keep_sent: timedelta = timedelta(days=1),
         topic_prefix: str = "",
@@ -45,6 +45,7 @@ class OutboxRelay:
         self.keep_sent = keep_sent
         self._stopping = asyncio.Event()
         self._last_housekeeping = 0.0
+        self._published: list[int] = []
 
     async def run(self) -> None:
         backoff = self.poll_interval
@@ -70,11 +71,16 @@ class OutboxRelay:
         try:
             while await self.publish_pending() > 0:
                 pass
+            await self.mark_published()
         except Exception:
             log.exception("relay could not drain at shutdown; rows stay in the outbox for the next start")
 
     async def publish_pending(self) -> int:
-        async with self.engine.connect() as conn:
+        """Publish the next unsent rows; returns how many. Marking them sent rides on the next pass's
+        transaction (or :meth:`mark_published`), so a pass takes the database once, not twice: on SQLite's
+        single connection a relay that waits twice per pass falls behind a busy consumer."""
+        async with self.engine.begin() as conn:
+            await self._mark(conn)
             rows = (
                 await conn.execute(
                     sa.select(outbox.c.seq, outbox.c.topic, outbox.c.key, outbox.c.headers, outbox.c.value, outbox.c.created_at)
@@ -98,18 +104,29 @@ class OutboxRelay:
         ]
         await asyncio.gather(*futures)
         now = datetime.now(UTC)
-        async with self.engine.begin() as conn:
-            await conn.execute(sa.update(outbox).where(outbox.c.seq.in_([row.seq for row in rows])).values(sent_at=now))
+        self._published = [row.seq for row in rows]
         for row in rows:
             RELAY_PUBLISHED.labels(self.service, row.topic).inc()
             created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
             RELAY_LAG.labels(self.service).observe(max(0.0, (now - created).total_seconds()))
         return len(rows)
 
+    async def mark_published(self) -> None:
+        """Record what the last pass published (a crash before this only means those rows go out again)."""
+        if self._published:
+            async with self.engine.begin() as conn:
+                await self._mark(conn)
+
+    async def _mark(self, conn: AsyncConnection) -> None:
+        if self._published:
+            await conn.execute(sa.update(outbox).where(outbox.c.seq.in_(self._published)).values(sent_at=datetime.now(UTC)))
+            self._published = []
+
     async def backlog(self) -> int:
+        """Rows committed and not yet published (published rows awaiting their mark do not count)."""
         async with self.engine.connect() as conn:
             count = (await conn.execute(sa.select(sa.func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None)))).scalar_one()
-        return int(count)
+        return int(count) - len(self._published)
 
     async def _housekeeping(self) -> None:
         if time.monotonic() - self._last_housekeeping < 5:

@@ -59,7 +59,7 @@ class ServiceSettings(BaseSettings):
     #: Run the outbox relay in this process. Off for a dedicated relay process, or for crash drills
     #: (events commit and wait in the outbox until a relay runs).
     relay_enabled: bool = True
-    relay_batch_size: int = 500
+    relay_batch_size: int = 2000
     relay_poll_interval_ms: int = 200
     max_body_bytes: int = 1_048_576
     #: Region of the bureau running this deployment (Hangzhou); the fallback jurisdiction.

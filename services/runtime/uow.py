@@ -70,6 +70,28 @@ class UnitOfWork:
             INBOX_DUPLICATES.labels(self._service, consumer).inc()
         return first
 
+    async def first_times(self, consumer: str, events: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The inbox for a whole batch in one statement: the (source, event_id) pairs not processed before."""
+        if not events:
+            return set()
+        now = datetime.now(UTC)
+        unique = list(dict.fromkeys(events))
+        insert = postgresql.insert(inbox) if self.conn.dialect.name == "postgresql" else sqlite.insert(inbox)
+        fresh: set[tuple[str, str]] = set()
+        # Chunks keep each statement under SQLite's bound-parameter limit.
+        for start in range(0, len(unique), 1000):
+            chunk = unique[start : start + 1000]
+            stmt = (
+                insert.values([{"consumer": consumer, "source": src, "event_id": eid, "processed_at": now} for src, eid in chunk])
+                .on_conflict_do_nothing()
+                .returning(inbox.c.source, inbox.c.event_id)
+            )
+            fresh.update((row.source, row.event_id) for row in await self.conn.execute(stmt))
+        duplicates = len(events) - len(fresh)
+        if duplicates:
+            INBOX_DUPLICATES.labels(self._service, consumer).inc(duplicates)
+        return fresh
+
     async def commit(self) -> None:
         if self._pending:
             now = datetime.now(UTC)

@@ -44,6 +44,9 @@ async def test_committed_events_are_published_in_commit_order_and_marked_sent(
         assert await relay.publish_pending() == 5
         assert await relay.backlog() == 0
         assert await relay.publish_pending() == 0
+        async with engine.connect() as conn:
+            unsent = sa.select(sa.func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+            assert (await conn.execute(unsent)).scalar_one() == 0  # the next pass marked them sent
     finally:
         await producer.stop()
     records = await read_topic(kafka_bootstrap, prefix + "test.events.v1", 5)
@@ -98,4 +101,15 @@ async def test_an_unsent_row_survives_a_failed_publish_and_goes_out_on_the_next_
         await producer.stop()
     (record,) = await read_topic(kafka_bootstrap, prefix + "test.events.v1", 1)
     assert from_record(record.key, record.value, record.headers).data == {"n": 7}
+    await engine.dispose()
+
+
+async def test_the_inbox_takes_a_whole_batch_in_one_go_and_names_the_new_ones(database: tuple[str, str | None]) -> None:
+    engine = await prepared(database)
+    async with UnitOfWork(engine) as uow:
+        assert await uow.first_time("channel", "/platforms/P001", "e-2") is True
+        fresh = await uow.first_times("channel", [("/platforms/P001", f"e-{n}") for n in range(1, 1500)] + [("/platforms/P001", "e-3")])
+        await uow.commit()
+    assert ("/platforms/P001", "e-2") not in fresh
+    assert len(fresh) == 1498 and ("/platforms/P001", "e-1499") in fresh
     await engine.dispose()
