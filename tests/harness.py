@@ -50,6 +50,10 @@ def _settings(name: str, **overrides: Any) -> Any:
         from services.analytics.app import AnalyticsSettings
 
         return load(name, AnalyticsSettings, **overrides)
+    if name == "bridge":
+        from services.bridge.app import BridgeSettings
+
+        return load(name, BridgeSettings, **overrides)
     return load(name, **overrides)
 
 

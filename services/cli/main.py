@@ -79,6 +79,10 @@ def _bench(args: argparse.Namespace) -> int:
         from services.cli.bench_pipeline import run
 
         return asyncio.run(run(events=args.events, platforms=args.platforms))
+    if args.what == "subjects":
+        from services.bridge.bench import run as run_subjects
+
+        return asyncio.run(run_subjects(args.stores))
     print(f"unknown benchmark {args.what!r}", file=sys.stderr)
     return 2
 
@@ -111,9 +115,10 @@ def parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     bench = sub.add_parser("bench", help="benchmarks that print a table and a JSON line of figures")
-    bench.add_argument("what", choices=["pipeline"])
+    bench.add_argument("what", choices=["pipeline", "subjects"])
     bench.add_argument("--events", type=int, default=20000)
     bench.add_argument("--platforms", type=int, default=8)
+    bench.add_argument("--stores", type=int, default=100_000, help="subjects: stores in the synthetic submission")
     bench.set_defaults(func=_bench)
     return p
 
