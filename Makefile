@@ -15,7 +15,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-setup: $(STAMP) kafka-fetch
+COCKPIT_WEB := services/analytics/web
+ECHARTS_JS := $(COCKPIT_WEB)/node_modules/echarts/dist/echarts.min.js
+
+# Apache ECharts for the cockpit page, from the npm registry (node_modules is never committed).
+$(ECHARTS_JS): $(COCKPIT_WEB)/package.json $(COCKPIT_WEB)/package-lock.json
+	npm ci --prefix $(COCKPIT_WEB) --no-audit --no-fund
+	@touch $@
+
+setup: $(STAMP) kafka-fetch $(ECHARTS_JS)
 
 kafka-fetch:
 	@bash $(KAFKA) fetch

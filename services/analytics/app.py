@@ -11,6 +11,7 @@ from contracts.events.analytics import WarningRaised
 from services.analytics import api
 from services.analytics.clickhouse import ClickHouse, connect, migrate
 from services.analytics.ingest import Ingest
+from services.analytics.web import routes as web
 from services.analytics.warnings_job import WarningsJob
 from services.runtime.clock import Clock
 from services.runtime.service import Service
@@ -64,6 +65,7 @@ def build(
     service.documents(topics.ANALYTICS_WARNINGS, WarningRaised)
     app = service.app(title="redshield analytics", description="Every event in ClickHouse; the cockpits and risk warnings.")
     api.install(app, service, ch, ingest)
+    web.install(app)
     app.state.warnings_job = job
     app.state.clickhouse = ch
     return service, app
