@@ -11,8 +11,8 @@ from contracts.events.analytics import WarningRaised
 from services.analytics import api
 from services.analytics.clickhouse import ClickHouse, connect, migrate
 from services.analytics.ingest import Ingest
-from services.analytics.web import routes as web
 from services.analytics.warnings_job import WarningsJob
+from services.analytics.web import routes as web
 from services.runtime.clock import Clock
 from services.runtime.service import Service
 from services.runtime.settings import ServiceSettings, SharedSettings, load

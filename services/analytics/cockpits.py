@@ -233,7 +233,8 @@ async def platform_detail(ch: ClickHouse, platform_id: str, filters: Filters, in
         return None
     (stores,) = (await ch.query("SELECT count() FROM stores FINAL WHERE platform_id = {p:String} AND open = 1", {"p": platform_id}))[0]
     stores_by_category = await ch.query(
-        "SELECT category, count() AS n FROM stores FINAL WHERE platform_id = {p:String} AND open = 1 GROUP BY category ORDER BY n DESC LIMIT 20",
+        "SELECT category, count() AS n FROM stores FINAL WHERE platform_id = {p:String} AND open = 1 "
+        "GROUP BY category ORDER BY n DESC LIMIT 20",
         {"p": platform_id},
     )
     trend = await ch.query(f"SELECT {_BUCKET[interval]} AS bucket, count() AS n {selected} GROUP BY bucket ORDER BY bucket", params)
