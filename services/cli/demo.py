@@ -1,4 +1,11 @@
-"""``redshield demo``: a small, realistic feed of complaints from five fictional platforms in Hangzhou.
+"""``redshield demo``: a living demo world, built through the services' public APIs and feeds only.
+
+In order: every platform of the world (``--world small``: five; ``hangzhou``: 110, 15 connected to the canal, see
+:mod:`services.cli.demo_world`) is registered with bridge by a regulator (a rerun finds them registered, 409);
+each platform submits its store list as NDJSON; the connected platforms file complaints; then they answer the
+complaints assigned to them for first handling: fast ones within seconds, slow ones later in the run, silent
+ones never, over HTTP or their answers feed (``feed.<platform_id>.answers.v1``). GMV reports are not sent:
+bridge has no endpoint for them yet.
 
 Some platforms file over HTTP (``POST /v1/complaints`` with their own bearer token), some publish on their own
 Kafka feed topic (``feed.<platform_id>.complaints.v1``, binary-mode CloudEvents), some do both. Everything is
@@ -15,18 +22,22 @@ import os
 import random
 import sys
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final, Literal
+
+import orjson
 
 from contracts import topics
 from contracts.codes import CATEGORY_LABELS_ZH, ComplaintCategory
 from contracts.envelope import Envelope
 from contracts.uscc import complete
+from services.cli import demo_world
 
 CHINA_TIME: Final = timezone(timedelta(hours=8))
 DEFAULT_SEED: Final = 2026
 SUBMITTED_TYPE: Final = "redshield.platform.complaint.submitted.v1"
+ANSWERED_TYPE: Final = "redshield.platform.complaint.answered.v1"
 
 Via = Literal["http", "feed"]
 
@@ -224,18 +235,66 @@ def _amount(rng: random.Random, low: int, high: int) -> str:
     return f"{int(value)}.{rng.choice(['00', '00', '90', '99', '50'])}"
 
 
-def filings(count: int, *, seed: int = DEFAULT_SEED, now: datetime | None = None) -> list[DemoFiling]:
-    """The demo's complaints: what each platform files, and whether over HTTP or its Kafka feed."""
+#: What comes up more often on each kind of platform: a factor on :data:`CATEGORY_WEIGHTS`.
+CATEGORY_TILT: Final[dict[str, dict[ComplaintCategory, int]]] = {
+    "food_delivery": {ComplaintCategory.FOOD_SAFETY: 5, ComplaintCategory.DELIVERY: 3},
+    "live_stream": {ComplaintCategory.FALSE_ADVERTISING: 4, ComplaintCategory.COUNTERFEIT: 2},
+    "cross_border": {ComplaintCategory.COUNTERFEIT: 3, ComplaintCategory.DELIVERY: 2},
+    "c2c": {ComplaintCategory.QUALITY: 2, ComplaintCategory.CONTRACT: 3},
+    "group_buying": {ComplaintCategory.FOOD_SAFETY: 3, ComplaintCategory.REFUND: 2},
+    "social": {ComplaintCategory.PERSONAL_INFO: 4, ComplaintCategory.FALSE_ADVERTISING: 2},
+    "services": {ComplaintCategory.CONTRACT: 3, ComplaintCategory.AFTER_SALES: 2, ComplaintCategory.PRICE: 2},
+}
+
+
+def category_mix(platform_type: str) -> dict[ComplaintCategory, int]:
+    tilt = CATEGORY_TILT.get(platform_type, {})
+    return {c: w * tilt.get(c, 1) for c, w in CATEGORY_WEIGHTS.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A store a complaint can name: the platform's store id, as the store list submitted to bridge has it."""
+
+    store_id: str
+    store_name: str
+    region: str
+    goods_category: str
+    amount: tuple[int, int]
+    uscc: str | None
+
+
+def _targets(p: demo_world.WorldPlatform, *, seed: int) -> list[Target]:
+    """The stores a platform's complaints name: the original demo merchants for P001–P005, else the first of its
+    store list (a few stores draw most complaints, as in life)."""
+    if p.platform_id in STORES_ON:
+        merchants = {m.store_id: m for m in MERCHANTS}
+        return [Target(f"{p.code}-{m.store_id}", m.store_name, m.region, m.goods_category, m.amount, m.uscc if m.with_uscc else None)
+                for m in (merchants[sid] for sid in STORES_ON[p.platform_id])]
+    return [Target(s.store_id, s.shop_name, s.region, s.category, demo_world.amount_range(s.category), s.uscc)
+            for s in demo_world.stores(p, seed=seed)[:12]]
+
+
+def filings(count: int, *, seed: int = DEFAULT_SEED, now: datetime | None = None, world: str = "small") -> list[DemoFiling]:
+    """The demo's complaints: what each platform files, and whether over HTTP or its Kafka feed.
+
+    In the small world the five original platforms file; in the Hangzhou world the 15 connected ones do.
+    """
     now = now or datetime.now(CHINA_TIME)
-    merchants = {m.store_id: m for m in MERCHANTS}
-    weights = {pid: p.weight for pid, p in PLATFORMS.items()}
+    connected = [p for p in demo_world.platforms(world, seed=seed) if p.connected]
+    by_id = {p.platform_id: p for p in connected}
+    weights = {p.platform_id: p.weight for p in connected}
+    targets = {p.platform_id: _targets(p, seed=seed) for p in connected}
+    tag = "D" if world == "small" else "H"
+    # The mix of issues follows the kind of platform (the small world keeps the original demo's one mix).
+    mix = {p.platform_id: category_mix(p.type) if world != "small" else CATEGORY_WEIGHTS for p in connected}
     out: list[DemoFiling] = []
     for index in range(count):
-        rng = random.Random(f"{seed}:{index}")
-        platform = PLATFORMS[_pick_weighted(rng, weights)]
-        merchant = merchants[rng.choice(STORES_ON[platform.platform_id])]
-        category: ComplaintCategory = _pick_weighted(rng, CATEGORY_WEIGHTS)
-        if category is ComplaintCategory.FOOD_SAFETY and merchant.goods_category not in FOOD:
+        rng = random.Random(f"{seed}:{index}" if world == "small" else f"{world}:{seed}:{index}")
+        platform = by_id[_pick_weighted(rng, weights)]
+        merchant = rng.choice(targets[platform.platform_id])
+        category: ComplaintCategory = _pick_weighted(rng, mix[platform.platform_id])
+        if category is ComplaintCategory.FOOD_SAFETY and merchant.goods_category not in demo_world.FOOD_CATEGORIES:
             category = ComplaintCategory.QUALITY
         amount = _amount(rng, *merchant.amount)
         description = rng.choice(DESCRIPTIONS[category]).format(goods=merchant.goods_category, store=merchant.store_name, amount=amount)
@@ -243,16 +302,16 @@ def filings(count: int, *, seed: int = DEFAULT_SEED, now: datetime | None = None
         received_at = _received_at(rng, now)
         stamp = received_at.strftime("%Y%m%d")
         body: dict[str, Any] = {
-            "platform_complaint_id": f"{platform.code}-D{seed}-{index:05d}",
+            "platform_complaint_id": f"{platform.code}-{tag}{seed}-{index:05d}",
             "kind": kind,
             "received_at": received_at.isoformat(timespec="seconds"),
-            "merchant": {"store_id": f"{platform.code}-{merchant.store_id}", "store_name": merchant.store_name, "region": merchant.region},
+            "merchant": {"store_id": merchant.store_id, "store_name": merchant.store_name, "region": merchant.region},
             "order": {"order_id": f"{platform.code}{stamp}{rng.randrange(10**9):09d}", "amount": amount,
                       "goods_category": merchant.goods_category},
             "category": category.value,
             "description": description,
         }
-        if merchant.with_uscc:
+        if merchant.uscc is not None:
             body["merchant"]["uscc"] = merchant.uscc
         if kind == "complaint" or rng.random() < 0.5:  # reports may be anonymous
             name = rng.choice(SURNAMES) + rng.choice(GIVEN)
@@ -263,20 +322,146 @@ def filings(count: int, *, seed: int = DEFAULT_SEED, now: datetime | None = None
     return out
 
 
+STREETS: Final = demo_world.STREETS
+
+
+def store_rows(p: demo_world.WorldPlatform, *, seed: int = DEFAULT_SEED) -> list[dict[str, Any]]:
+    """The store list a platform submits to bridge: the stores its demo complaints name, then its generated stores."""
+    rows: list[dict[str, Any]] = []
+    if p.platform_id in STORES_ON:
+        merchants = {m.store_id: m for m in MERCHANTS}
+        for sid in STORES_ON[p.platform_id]:
+            m = merchants[sid]
+            row: dict[str, Any] = {
+                "store_id": f"{p.code}-{m.store_id}",
+                "address": f"浙江省杭州市{DISTRICTS[m.region]}{STREETS[int(sid[-2:]) % len(STREETS)]}{int(sid[-3:])}号",
+                "region": m.region,
+                "shop_name": m.store_name,
+                "shop_url": f"https://shop.{p.code.lower()}.example.cn/{m.store_id.lower()}",
+                "category": m.goods_category,
+                "above_threshold": m.with_uscc,
+            }
+            if m.with_uscc:
+                row |= {"merchant_name": f"杭州{m.store_name.removesuffix('店')}有限公司", "uscc": m.uscc}
+            else:
+                row |= {"merchant_name": m.store_name, "exemption_declared": True,
+                        "id_number": demo_world.id_number_for(m.region, m.store_id)}
+            rows.append(row)
+    return rows + [s.row for s in demo_world.stores(p, seed=seed)]
+
+
 # ------------------------------------------------------------------------------------------ sending
+
+
+def _token(role: str) -> str:
+    """A bearer token for a bureau role (the demo registers platforms as the regulator)."""
+    from services.runtime.auth import Role, issue, signing_key
+    from services.runtime.settings import SharedSettings
+
+    shared = SharedSettings()
+    return issue(signing_key(shared), role=Role(role), subject=f"{role}:demo", issuer=shared.jwt_issuer)
+
+
+def _tokens(pids: list[str]) -> dict[str, str]:
+    from services.runtime.auth import Role, issue, signing_key
+    from services.runtime.settings import SharedSettings
+
+    shared = SharedSettings()
+    key = signing_key(shared)
+    return {pid: issue(key, role=Role.PLATFORM, subject=f"platform:{pid}", platform_id=pid, issuer=shared.jwt_issuer) for pid in pids}
+
+
+def _progress(label: str, done: int, total: int, last: list[int]) -> None:
+    """Print ``label done/total`` at every quarter (and at the end), not for every item."""
+    step = max(1, total // 4)
+    if done == total or done // step > last[0]:
+        last[0] = done // step
+        print(f"demo: {label} {done}/{total}", flush=True)
+
+
+async def _register_all(bridge_url: str, world: tuple[demo_world.WorldPlatform, ...], errors: list[str]) -> tuple[int, int]:
+    """Register every platform with bridge as the regulator; (new, already registered)."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {_token('regulator')}"}
+    created = existing = 0
+    done = 0
+    last = [0]
+    gate = asyncio.Semaphore(6)
+    async with httpx.AsyncClient(base_url=bridge_url, timeout=60.0) as client:
+
+        async def register(p: demo_world.WorldPlatform) -> None:
+            nonlocal created, existing, done
+            async with gate:
+                try:
+                    answer = await client.post("/v1/platforms", json=demo_world.registration(p), headers=headers)
+                except httpx.HTTPError as exc:
+                    errors.append(f"register {p.platform_id}: {exc!r}")
+                    return
+            if answer.status_code == 201:
+                created += 1
+            elif answer.status_code == 409:
+                existing += 1
+            else:
+                errors.append(f"register {p.platform_id}: HTTP {answer.status_code} {answer.text[:300]}")
+                return
+            done += 1
+            _progress("platforms registered", done, len(world), last)
+
+        await asyncio.gather(*(register(p) for p in world))
+    return created, existing
+
+
+def period_of(moment: datetime) -> str:
+    """The half-year a submission is for: ``2026H2``."""
+    local = moment.astimezone(CHINA_TIME)
+    return f"{local.year}H{1 if local.month <= 6 else 2}"
+
+
+async def _submit_all(bridge_url: str, world: tuple[demo_world.WorldPlatform, ...], *, seed: int, period: str,
+                      errors: list[str]) -> tuple[int, int]:
+    """Each platform uploads its store list (NDJSON); (submissions accepted, rows sent)."""
+    import httpx
+
+    tokens = _tokens([p.platform_id for p in world])
+    accepted = rows_sent = done = 0
+    last = [0]
+    gate = asyncio.Semaphore(4)
+    async with httpx.AsyncClient(base_url=bridge_url, timeout=120.0) as client:
+
+        async def submit(p: demo_world.WorldPlatform) -> None:
+            nonlocal accepted, rows_sent, done
+            rows = store_rows(p, seed=seed)
+            body = b"".join(orjson.dumps(r) + b"\n" for r in rows)
+            headers = {"Authorization": f"Bearer {tokens[p.platform_id]}", "content-type": "application/x-ndjson",
+                       "Idempotency-Key": f"demo-{seed}-{p.platform_id}-{period}-{len(rows)}"}
+            async with gate:
+                try:
+                    answer = await client.post(f"/v1/platforms/{p.platform_id}/submissions", params={"format": "ndjson", "period": period},
+                                               content=body, headers=headers)
+                except httpx.HTTPError as exc:
+                    errors.append(f"submit {p.platform_id}: {exc!r}")
+                    return
+            if answer.status_code in (200, 202):
+                accepted += 1
+                rows_sent += len(rows)
+            elif answer.status_code == 409:  # the same upload is being received (a concurrent run)
+                accepted += 1
+            else:
+                errors.append(f"submit {p.platform_id}: HTTP {answer.status_code} {answer.text[:300]}")
+                return
+            done += 1
+            _progress(f"store lists submitted ({rows_sent} stores so far)", done, len(world), last)
+
+        await asyncio.gather(*(submit(p) for p in world))
+    return accepted, rows_sent
 
 
 async def _post_all(channel_url: str, items: list[DemoFiling]) -> tuple[int, list[str]]:
     """POST each filing with its platform's token; (duplicates, errors)."""
     import httpx
 
-    from services.runtime.auth import Role, issue, signing_key
-    from services.runtime.settings import SharedSettings
-
-    shared = SharedSettings()
-    key = signing_key(shared)
-    tokens = {pid: issue(key, role=Role.PLATFORM, subject=f"platform:{pid}", platform_id=pid, issuer=shared.jwt_issuer)
-              for pid in PLATFORMS}
+    tokens = _tokens(sorted({i.platform_id for i in items}))
     duplicates = 0
     errors: list[str] = []
     gate = asyncio.Semaphore(8)
@@ -307,12 +492,22 @@ def envelope(item: DemoFiling) -> Envelope:
                     data=item.body, platformid=pid)
 
 
-async def _publish_all(bootstrap: str, prefix: str, items: list[DemoFiling]) -> None:
-    """Each platform publishes on its own feed topic, the way a platform's integration would."""
+def answer_envelope(platform_id: str, complaint_id: str, body: dict[str, Any]) -> Envelope:
+    """The CloudEvent a platform publishes on ``feed.<platform_id>.answers.v1`` (data: ``ComplaintAnswered``)."""
+    return Envelope(type=ANSWERED_TYPE, source=f"/platforms/{platform_id}", subject=complaint_id,
+                    data=body | {"complaint_id": complaint_id}, platformid=platform_id)
+
+
+def _producer(bootstrap: str) -> Any:
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, client_id="redshield-demo",
-                                request_timeout_ms=30_000)
+    return AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, client_id="redshield-demo",
+                            request_timeout_ms=30_000)
+
+
+async def _publish_all(bootstrap: str, prefix: str, items: list[DemoFiling]) -> None:
+    """Each platform publishes on its own feed topic, the way a platform's integration would."""
+    producer = _producer(bootstrap)
     await producer.start()
     try:
         futures = []
@@ -323,6 +518,108 @@ async def _publish_all(bootstrap: str, prefix: str, items: list[DemoFiling]) -> 
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
+
+
+@dataclass
+class Answers:
+    by_http: int = 0
+    by_feed: int = 0
+    by_outcome: dict[str, int] = field(default_factory=dict)
+    by_behaviour: dict[str, int] = field(default_factory=dict)
+
+
+async def _answer_loop(channel_url: str, bootstrap: str, prefix: str, world: tuple[demo_world.WorldPlatform, ...], *, seed: int,
+                       window: float, errors: list[str]) -> Answers:
+    """Connected platforms answer what is assigned to them: fast ones from the start, slow ones from 60% of the window
+    on, silent ones never; each over HTTP or its answers feed. Polls every second until the window ends."""
+    import httpx
+
+    answering = [p for p in world if p.connected and p.behaviour != "silent"]
+    done = Answers()
+    if not answering or window <= 0:
+        return done
+    tokens = _tokens([p.platform_id for p in answering])
+    answered: set[str] = set()
+    producer = _producer(bootstrap) if any(p.answers_via == "feed" for p in answering) else None
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    slow_from = 0.6 * window
+    if producer is not None:
+        try:
+            await producer.start()
+        except Exception as exc:
+            errors.append(f"answers feed, Kafka {bootstrap}: {exc!r}")
+            producer = None
+    try:
+        async with httpx.AsyncClient(base_url=channel_url, timeout=30.0) as client:
+
+            async def assigned(p: demo_world.WorldPlatform) -> list[dict[str, Any]]:
+                headers = {"Authorization": f"Bearer {tokens[p.platform_id]}"}
+                items: list[dict[str, Any]] = []
+                cursor: str | None = None
+                while True:
+                    params: dict[str, Any] = {"state": "assigned_to_platform", "limit": 500}
+                    if cursor:
+                        params["cursor"] = cursor
+                    page = await client.get("/v1/platform/complaints", params=params, headers=headers)
+                    if page.status_code != 200:
+                        errors.append(f"list {p.platform_id}: HTTP {page.status_code} {page.text[:200]}")
+                        return items
+                    body = page.json()
+                    items.extend(body["items"])
+                    cursor = body.get("next_cursor")
+                    if not cursor:
+                        return items
+
+            async def handle(p: demo_world.WorldPlatform) -> None:
+                try:
+                    items = await assigned(p)
+                except httpx.HTTPError as exc:
+                    errors.append(f"list {p.platform_id}: {exc!r}")
+                    return
+                headers = {"Authorization": f"Bearer {tokens[p.platform_id]}"}
+                for item in items:
+                    cid = item["complaint_id"]
+                    if cid in answered:
+                        continue
+                    answered.add(cid)
+                    reply = demo_world.answer(p.platform_id, cid, item["amount"], seed=seed)
+                    if p.answers_via == "feed" and producer is not None:
+                        env = answer_envelope(p.platform_id, cid, reply)
+                        await producer.send_and_wait(prefix + topics.feed_answers(p.platform_id), key=env.key, value=env.value(),
+                                                     headers=env.headers())
+                        done.by_feed += 1
+                    else:
+                        try:
+                            answer = await client.post(f"/v1/complaints/{cid}/answer", json=reply, headers=headers)
+                        except httpx.HTTPError as exc:
+                            errors.append(f"answer {p.platform_id} {cid}: {exc!r}")
+                            continue
+                        if answer.status_code == 409:
+                            continue  # answered meanwhile (another run): nothing to do
+                        if answer.status_code != 200:
+                            errors.append(f"answer {p.platform_id} {cid}: HTTP {answer.status_code} {answer.text[:200]}")
+                            continue
+                        done.by_http += 1
+                    done.by_outcome[reply["outcome"]] = done.by_outcome.get(reply["outcome"], 0) + 1
+                    done.by_behaviour[p.behaviour] = done.by_behaviour.get(p.behaviour, 0) + 1
+
+            reported = 0
+            while True:
+                elapsed = loop.time() - start
+                active = [p for p in answering if p.behaviour == "fast" or elapsed >= slow_from]
+                await asyncio.gather(*(handle(p) for p in active))
+                total = done.by_http + done.by_feed
+                if total != reported:
+                    reported = total
+                    print(f"demo: answers given {total} ({done.by_http} via HTTP, {done.by_feed} via feed) at {elapsed:.0f} s", flush=True)
+                if loop.time() - start >= window:
+                    break
+                await asyncio.sleep(min(1.0, max(0.0, window - (loop.time() - start))))
+    finally:
+        if producer is not None:
+            await producer.stop()
+    return done
 
 
 async def _zero() -> int:
@@ -337,59 +634,113 @@ def _ljust(text: str, width: int) -> str:
     return text + " " * max(0, width - _width(text))
 
 
-def summary(items: list[DemoFiling]) -> list[str]:
-    """The per-platform table: how many each platform filed via HTTP and via its feed."""
-    lines = [f"  {_ljust('platform', 18)}{'via http':>9}{'via feed':>10}{'total':>7}"]
+def summary(items: list[DemoFiling], world: str = "small", *, seed: int = DEFAULT_SEED) -> list[str]:
+    """The per-platform table: how many each platform filed via HTTP and via its feed, and how it answers."""
+    lines = [f"  {_ljust('platform', 18)}{'via http':>9}{'via feed':>10}{'total':>7}  answers"]
     total_http = total_feed = 0
-    for pid, platform in PLATFORMS.items():
+    for p in demo_world.platforms(world, seed=seed):
+        if not p.connected:
+            continue
+        pid = p.platform_id
         http = sum(1 for i in items if i.platform_id == pid and i.via == "http")
         feed = sum(1 for i in items if i.platform_id == pid and i.via == "feed")
         total_http += http
         total_feed += feed
-        lines.append(f"  {_ljust(f'{pid} {platform.name}', 18)}{http:>9}{feed:>10}{http + feed:>7}")
+        how = "never" if p.behaviour == "silent" else f"{p.behaviour}, via {p.answers_via}"
+        lines.append(f"  {_ljust(f'{pid} {p.name}', 18)}{http:>9}{feed:>10}{http + feed:>7}  {how}")
     lines.append(f"  {_ljust('total', 18)}{total_http:>9}{total_feed:>10}{total_http + total_feed:>7}")
     return lines
 
 
-async def run(complaints: int = 60, channel_url: str = "http://127.0.0.1:8102", *, seed: int = DEFAULT_SEED) -> int:
-    """Send the demo feed; print what was sent. 0 when every filing was accepted (or recognised as a duplicate)."""
+def _place(region: str) -> str:
+    if region in demo_world.HANGZHOU:
+        return demo_world.HANGZHOU[region]
+    if region in demo_world.ELSEWHERE:
+        return "".join(demo_world.ELSEWHERE[region])
+    return region
+
+
+#: How long connected platforms keep answering, by world (seconds); slow ones start at 60% of it.
+ANSWER_WINDOW: Final = {"small": 8.0, "hangzhou": 24.0}
+
+
+async def run(complaints: int = 60, channel_url: str = "http://127.0.0.1:8102", *, seed: int = DEFAULT_SEED, world: str = "small",
+              bridge_url: str | None = None, answer_seconds: float | None = None) -> int:
+    """Build the demo world and send its complaints; print what was done. 0 when everything was accepted.
+
+    (1) every platform is registered with bridge (a rerun finds them registered), (2) each submits its store
+    list, (3) the connected platforms file ``complaints`` over HTTP and their feeds, then answer those assigned
+    to them (fast, slow, or never) for ``answer_seconds`` (default by world).
+    """
     if complaints < 0:
         print("demo: --complaints must be 0 or more", file=sys.stderr)
+        return 2
+    if world not in demo_world.WORLDS:
+        print(f"demo: --world must be one of {', '.join(demo_world.WORLDS)}", file=sys.stderr)
         return 2
     if not logging.getLogger().handlers:
         # aiokafka warns while a feed topic is auto-created on first use; that is expected here.
         logging.getLogger("aiokafka").setLevel(logging.ERROR)
+        # … and its metadata lookups log "topic not found" as errors until then: the sends are checked here.
+        logging.getLogger("aiokafka.cluster").setLevel(logging.CRITICAL)
+    if bridge_url is None:
+        from services.runtime.settings import ServiceSettings, load
+
+        bridge: ServiceSettings = load("bridge")
+        host = "127.0.0.1" if bridge.host in ("0.0.0.0", "::", "") else bridge.host
+        bridge_url = f"http://{host}:{bridge.port}"
+    window = ANSWER_WINDOW[world] if answer_seconds is None else answer_seconds
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     prefix = os.environ.get("REDSHIELD_TOPIC_PREFIX", "")
-    items = filings(complaints, seed=seed)
+    everyone = demo_world.platforms(world, seed=seed)
+    connected = [p for p in everyone if p.connected]
+    errors: list[str] = []
+    print(f"demo: world {world!r} (seed {seed}): {len(everyone)} platforms, {len(connected)} connected to the canal; "
+          f"bridge {bridge_url}, channel {channel_url}, Kafka {bootstrap}", flush=True)
+
+    # (1) the platform registry
+    created, existing = await _register_all(bridge_url, everyone, errors)
+    print(f"demo: platforms: {created} registered, {existing} already registered", flush=True)
+    # (2) the store lists (GMV reports: bridge has no endpoint for them yet)
+    period = period_of(datetime.now(CHINA_TIME))
+    registered = created + existing
+    submitted, rows_sent = await _submit_all(bridge_url, everyone, seed=seed, period=period, errors=errors) if registered else (0, 0)
+    print(f"demo: stores: {submitted} store lists for {period} submitted, {rows_sent} stores", flush=True)
+
+    # (3) the complaint stream
+    items = filings(complaints, seed=seed, world=world)
     over_http = [i for i in items if i.via == "http"]
     over_feed = [i for i in items if i.via == "feed"]
     feed_topics = sorted({prefix + topics.feed_complaints(i.platform_id) for i in over_feed})
-    print(f"demo: {len(items)} complaints from {len(PLATFORMS)} platforms (seed {seed}): "
+    print(f"demo: {len(items)} complaints from {len(connected)} platforms (seed {seed}): "
           f"{len(over_http)} to {channel_url}/v1/complaints, {len(over_feed)} to Kafka {bootstrap}", flush=True)
     if feed_topics:
-        print(f"demo: feed topics {', '.join(feed_topics)}", flush=True)
-
-    errors: list[str] = []
+        shown = ", ".join(feed_topics[:5]) + (f" and {len(feed_topics) - 5} more" if len(feed_topics) > 5 else "")
+        print(f"demo: feed topics {shown}", flush=True)
+    sending_errors: list[str] = []
 
     async def over_http_() -> int:
         try:
             duplicates, failed = await _post_all(channel_url, over_http)
         except Exception as exc:
-            errors.append(f"HTTP {channel_url}: {exc!r}")
+            sending_errors.append(f"HTTP {channel_url}: {exc!r}")
             return 0
-        errors.extend(failed)
+        sending_errors.extend(failed)
         return duplicates
 
     async def over_feed_() -> None:
         try:
             await _publish_all(bootstrap, prefix, over_feed)
         except Exception as exc:
-            errors.append(f"Kafka {bootstrap}: {exc!r}")
+            sending_errors.append(f"Kafka {bootstrap}: {exc!r}")
 
     duplicates, _ = await asyncio.gather(over_http_() if over_http else _zero(), over_feed_() if over_feed else _zero())
+    print(f"demo: complaints sent {len(items) - len(sending_errors)}/{len(items)}", flush=True)
 
-    for line in summary(items):
+    # (4) first handling: fast, slow and silent platforms
+    answers = await _answer_loop(channel_url, bootstrap, prefix, everyone, seed=seed, window=window, errors=errors)
+
+    for line in summary(items, world, seed=seed):
         print(line)
     by_category: dict[str, int] = {}
     for item in items:
@@ -398,17 +749,21 @@ async def run(complaints: int = 60, channel_url: str = "http://127.0.0.1:8102", 
     print("  by category  " + " · ".join(f"{k} {v}" for k, v in sorted(by_category.items(), key=lambda kv: -kv[1])))
     by_district: dict[str, int] = {}
     for item in items:
-        district = DISTRICTS[item.body["merchant"]["region"]]
+        district = _place(item.body["merchant"]["region"])
         by_district[district] = by_district.get(district, 0) + 1
     print("  by district  " + " · ".join(f"{k} {v}" for k, v in sorted(by_district.items(), key=lambda kv: -kv[1])))
+    outcomes = " · ".join(f"{k} {v}" for k, v in sorted(answers.by_outcome.items(), key=lambda kv: -kv[1])) or "none"
+    print(f"  answers      {answers.by_http + answers.by_feed} ({answers.by_http} via HTTP, {answers.by_feed} via feed): {outcomes}")
 
-    if errors:
-        for error in errors[:10]:
+    all_errors = errors + sending_errors
+    if all_errors:
+        for error in all_errors[:10]:
             print(f"demo: failed: {error}", file=sys.stderr)
-        if len(errors) > 10:
-            print(f"demo: … and {len(errors) - 10} more failures", file=sys.stderr)
-        print(f"demo: {len(errors)} of {len(items)} complaints were not sent", flush=True)
+        if len(all_errors) > 10:
+            print(f"demo: … and {len(all_errors) - 10} more failures", file=sys.stderr)
+    if sending_errors:
+        print(f"demo: {len(sending_errors)} of {len(items)} complaints were not sent", flush=True)
         return 1
     note = f", {duplicates} already known (same seed as an earlier run)" if duplicates else ""
     print(f"demo: sent {len(items)} complaints ({len(over_http)} via HTTP, {len(over_feed)} via feed){note}", flush=True)
-    return 0
+    return 1 if errors else 0

@@ -69,7 +69,10 @@ def _demo(args: argparse.Namespace) -> int:
 
     from services.cli.demo import run
 
-    return asyncio.run(run(complaints=args.complaints, channel_url=args.channel_url, seed=args.seed))
+    return asyncio.run(
+        run(complaints=args.complaints, channel_url=args.channel_url, seed=args.seed, world=args.world,
+            bridge_url=args.bridge_url, answer_seconds=args.answer_seconds)
+    )
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -111,6 +114,10 @@ def parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="post a small demo feed through the real API and Kafka feeds")
     demo.add_argument("--complaints", type=int, default=60)
     demo.add_argument("--channel-url", default="http://127.0.0.1:8102")
+    demo.add_argument("--world", choices=["small", "hangzhou"], default="hangzhou",
+                      help="small: five platforms; hangzhou: 110 platforms (15 connected), ~5,000 stores")
+    demo.add_argument("--bridge-url", default=None, help="default: bridge's port from settings (8101)")
+    demo.add_argument("--answer-seconds", type=float, default=None, help="how long connected platforms keep answering")
     demo.add_argument("--seed", type=int, default=2026, help="same seed, same complaints (a rerun files only duplicates)")
     demo.set_defaults(func=_demo)
 

@@ -363,10 +363,11 @@ def stop_services(children: list[Child], stop: Stop, grace: float = STOP_GRACE) 
 # ---------------------------------------------------------------------------------------------- demo, banner
 
 
-async def _demo(channel_url: str, stop: Stop) -> int | None:
+async def _demo(channel_url: str, bridge_url: str, stop: Stop) -> int | None:
     from services.cli import demo
 
-    task = asyncio.create_task(demo.run(complaints=DEMO_COMPLAINTS, channel_url=channel_url))
+    # The Hangzhou world: 110 platforms (15 on the canal), ~5,000 stores, complaints and platform answers.
+    task = asyncio.create_task(demo.run(complaints=DEMO_COMPLAINTS, channel_url=channel_url, world="hangzhou", bridge_url=bridge_url))
     while not task.done():
         await asyncio.wait({task}, timeout=0.2)
         if stop.is_set() and not task.done():
@@ -459,7 +460,8 @@ def run(demo: bool = True) -> int:
         if demo and not stop.is_set():
             channel = next(c for c in children if c.name == "channel")
             _say("", "Demo feed:")
-            result = asyncio.run(_demo(channel.url, stop))
+            bridge = next(c for c in children if c.name == "bridge")
+            result = asyncio.run(_demo(channel.url, bridge.url, stop))
             if result not in (0, None):
                 _say("demo: some complaints were not sent (see above); the services keep running")
         if not stop.is_set():

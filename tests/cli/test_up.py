@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.cli import demo
 from services.cli.demo import CHINA_TIME
 from services.runtime.settings import SERVICES
 from tests.kafka_broker import ROOT, free_port
@@ -132,7 +133,7 @@ def test_up_runs_five_processes_feeds_the_demo_and_stops_them_all_on_ctrl_c(kafk
                 break
             time.sleep(0.5)
         assert counted is not None and counted["total"] == total, counted
-        assert {p["platform_id"] for p in counted["by_platform"]} == {"P001", "P002", "P003", "P004", "P005"}
+        assert {p["platform_id"] for p in counted["by_platform"]} == {i.platform_id for i in demo.filings(total, world="hangzhou")}
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0, out.text
