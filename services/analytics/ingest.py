@@ -70,7 +70,8 @@ class Ingest:
             moment = delivery.envelope.time
             if newest is None or moment > newest:
                 newest = moment
-        for table, table_rows in merged.items():
+        # The raw events table goes last: once an event is there, every row made from it is in too.
+        for table, table_rows in sorted(merged.items(), key=lambda item: item[0] == "events"):
             started = time.perf_counter()
             await self.ch.insert(table, table_rows, COLUMNS[table], batch_token(table, positions))
             INSERT_SECONDS.observe(time.perf_counter() - started)
