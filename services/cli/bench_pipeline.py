@@ -775,15 +775,20 @@ async def run(events: int = 20000, platforms: int = 8) -> int:
         return 0 if ok else 1
     finally:
         for svc in services:
-            with contextlib.suppress(Exception):
-                await svc.stop()
+            await _cleanup(f"stop {svc}", svc.stop())
         if kafka.bootstrap and not kafka.started:
             # A broker we did not start keeps running: remove this run's topics from it.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(delete_topics(kafka.bootstrap, prefix), 30)
-        with contextlib.suppress(Exception):
-            await kafka.stop()
+            await _cleanup("delete this run's topics", asyncio.wait_for(delete_topics(kafka.bootstrap, prefix), 30))
+        await _cleanup("stop kafka", kafka.stop())
         if ok and not os.environ.get("REDSHIELD_BENCH_KEEP"):
             shutil.rmtree(work, ignore_errors=True)
         else:
             print(f"bench pipeline: logs and data kept in {work}", file=sys.stderr, flush=True)
+
+
+async def _cleanup(what: str, step: Any) -> None:
+    """Clean-up goes on past a failing step, but says which one failed."""
+    try:
+        await step
+    except Exception as exc:
+        print(f"bench pipeline: could not {what}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)

@@ -125,8 +125,10 @@ class Service:
 
     async def stop(self) -> None:
         # Order matters: stop taking new records, let the relay drain what is committed, then close.
-        with contextlib.suppress(Exception):
+        try:
             await self.broker.stop()
+        except Exception:  # stopping must go on: the relay still has to drain and the producer to close
+            log.exception("broker did not stop cleanly")
         for task in self._tasks:
             if task.get_name() != f"{self.name}-relay":
                 task.cancel()
