@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Final
 
-from contracts.events.bridge import PlatformRegistered, PlatformUpdated, StoreClosed, StoreRegistered, StoreUpdated
+from contracts.events.bridge import (
+    PlatformRegistered,
+    PlatformUpdated,
+    ReportSubmitted,
+    StoreClosed,
+    StoreRegistered,
+    StoreUpdated,
+)
 from contracts.golden_example import TRACEPARENT, Golden
 
 SOURCE: Final = "/redshield/bridge"
@@ -102,6 +109,33 @@ GOLDEN_BRIDGE: Final[dict[str, list[Golden]]] = {
                  "submission_id": SUBMISSION, "period": "2026H2", "closed_at": "2026-07-20T03:00:00+08:00"}
             ),
             source=SOURCE, subject="P001/S-88231", time=_at("2026-07-20T03:00:00+08:00"), serial=107,
+            region="330106", platformid="P001",
+        ),
+    ],
+    ReportSubmitted.event_type: [
+        Golden(
+            data=ReportSubmitted.model_validate(
+                {"platform_id": "P001", "report_id": "019b7a10-4c00-7000-8000-0000000000b1", "month": "2026-10", "revision": 1,
+                 "submitted_at": "2026-11-05T16:20:00+08:00",
+                 "sales": [
+                     {"category": "食品", "region": "330106", "gmv_cny": "18250340.50", "orders": 412033},
+                     {"category": "服装", "region": "330106", "gmv_cny": "9120000.00", "orders": 98511},
+                     {"category": "食品", "region": "441900", "gmv_cny": "351200.00", "orders": 8120},
+                 ],
+                 "stores_by_category": [{"category": "食品", "stores": 1290}, {"category": "服装", "stores": 611}]}
+            ),
+            source=SOURCE, subject="P001/2026-10", time=_at("2026-11-05T16:20:00+08:00"), serial=108,
+            region="330106", platformid="P001", traceparent=TRACEPARENT,
+        ),
+        Golden(
+            # A correction: revision 2 of the same month replaces revision 1 whole.
+            data=ReportSubmitted.model_validate(
+                {"platform_id": "P001", "report_id": "019b7a10-4c00-7000-8000-0000000000b2", "month": "2026-10", "revision": 2,
+                 "submitted_at": "2026-11-06T09:00:00+08:00",
+                 "sales": [{"category": "食品", "region": "330106", "gmv_cny": "18250340.50", "orders": 412033}],
+                 "stores_by_category": [{"category": "食品", "stores": 1290}]}
+            ),
+            source=SOURCE, subject="P001/2026-10", time=_at("2026-11-06T09:00:00+08:00"), serial=109,
             region="330106", platformid="P001",
         ),
     ],

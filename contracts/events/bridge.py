@@ -10,13 +10,14 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts import topics
 from contracts.events.base import EventData
-from contracts.events.channel import AwareDatetime, RegionCode, Uscc
+from contracts.events.channel import AmountCny, AwareDatetime, RegionCode, Uscc
 
 Period = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}H[12]$")]
+Month = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
 
 
 class PlatformType(StrEnum):
@@ -119,5 +120,42 @@ class StoreClosed(EventData):
     closed_at: AwareDatetime
 
 
-BRIDGE_EVENTS: tuple[type[EventData], ...] = (PlatformRegistered, PlatformUpdated, StoreRegistered, StoreUpdated, StoreClosed)
+class SalesLine(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    """One cell of a platform's monthly sales: GMV and orders for one goods category in one region."""
+
+    category: str = Field(min_length=1, max_length=64)
+    region: RegionCode = Field(description="GB/T 2260 code of the merchants' region the sales are counted under")
+    gmv_cny: AmountCny = Field(description="Gross merchandise value in CNY, decimal string with 2 decimals")
+    orders: int = Field(ge=0)
+
+
+class StoreCount(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    category: str = Field(min_length=1, max_length=64)
+    stores: int = Field(ge=0)
+
+
+class ReportSubmitted(EventData):
+    """A platform's periodic report for one month. A later revision of the same month replaces the earlier one
+    whole (consumers keep the highest ``revision``), so a correction never double-counts."""
+
+    event_type: ClassVar[str] = "redshield.bridge.report.submitted.v1"
+    topic: ClassVar[str] = topics.BRIDGE_REPORTS
+    summary: ClassVar[str] = "A platform reported GMV and orders by category and region, and stores by category, for one month."
+
+    platform_id: str
+    report_id: str = Field(description="Id of this revision of the report")
+    month: Month
+    revision: int = Field(ge=1, description="1 for the first report of the month, +1 for each correction")
+    submitted_at: AwareDatetime
+    sales: list[SalesLine] = Field(max_length=20000)
+    stores_by_category: list[StoreCount] = Field(max_length=2000)
+
+
+BRIDGE_EVENTS: tuple[type[EventData], ...] = (
+    PlatformRegistered, PlatformUpdated, StoreRegistered, StoreUpdated, StoreClosed, ReportSubmitted,
+)
 
