@@ -76,6 +76,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    """Each benchmark lives beside what it measures and is imported only when asked for (they pull in a lot)."""
     import asyncio
 
     if args.what == "pipeline":
@@ -86,6 +87,14 @@ def _bench(args: argparse.Namespace) -> int:
         from services.bridge.bench import run as run_subjects
 
         return asyncio.run(run_subjects(args.stores))
+    if args.what == "intake":
+        from services.channel.bench import main as run_intake
+
+        return run_intake(args)
+    if args.what == "analytics":
+        from services.analytics.bench import main as run_analytics
+
+        return run_analytics(args)
     print(f"unknown benchmark {args.what!r}", file=sys.stderr)
     return 2
 
@@ -122,10 +131,22 @@ def parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     bench = sub.add_parser("bench", help="benchmarks that print a table and a JSON line of figures")
-    bench.add_argument("what", choices=["pipeline", "subjects"])
-    bench.add_argument("--events", type=int, default=20000)
-    bench.add_argument("--platforms", type=int, default=8)
-    bench.add_argument("--stores", type=int, default=100_000, help="subjects: stores in the synthetic submission")
+    kinds = bench.add_subparsers(dest="what", required=True)
+    pipeline = kinds.add_parser("pipeline", help="feed → channel → Kafka → analytics → ClickHouse, end to end")
+    pipeline.add_argument("--events", type=int, default=20000)
+    pipeline.add_argument("--platforms", type=int, default=8)
+    subjects = kinds.add_parser("subjects", help="bridge: one platform's whole merchant list as a streamed submission")
+    subjects.add_argument("--stores", type=int, default=100_000, help="stores in the synthetic submission")
+    intake = kinds.add_parser("intake", help="channel: single HTTP intake per process, batches and the Kafka feed")
+    intake.add_argument("--complaints", type=int, default=20_000, help="complaints per intake path")
+    intake.add_argument("--concurrency", type=int, default=32, help="HTTP clients in flight for single intake")
+    intake.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite",
+                        help="postgres reads REDSHIELD_BENCH_DATABASE_URL")
+    analytics = kinds.add_parser("analytics", help="analytics: Kafka → ClickHouse ingest rate and cockpit latency at scale")
+    analytics.add_argument("--events", type=int, default=200_000, help="events for the ingest run")
+    analytics.add_argument("--scales", default="10000000,100000000",
+                           help="comma-separated complaint counts bulk-generated inside ClickHouse for the cockpit runs")
+    analytics.add_argument("--queries", type=int, default=50, help="requests per cockpit endpoint at each scale")
     bench.set_defaults(func=_bench)
     return p
 
