@@ -9,11 +9,11 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from contracts import topics
 from contracts.events.bridge import BRIDGE_EVENTS
-from services.bridge import api
+from services.bridge import api, exchange_api
 from services.bridge.apply import Applier
 from services.bridge.platforms import Registry
+from services.bridge.reports import Reports
 from services.bridge.submissions import Receiver
 from services.runtime.clock import Clock
 from services.runtime.http import BodyLimit
@@ -77,14 +77,16 @@ def build(settings: ServiceSettings | None = None, *, clock: Clock | None = None
     service.on_start(applier.start)
     service.on_stop(applier.stop)
     app = service.app(title="redshield bridge (红盾云桥)", description="Government–platform data exchange: platform registry, "
-                      "subject database, semi-annual submissions.")
+                      "subject database, semi-annual submissions, monthly reports.")
     app.user_middleware[:] = [
         Middleware(UploadAwareBodyLimit, max_bytes=config.max_body_bytes, upload_max_bytes=config.max_submission_bytes)
         if m.cls is BodyLimit else m  # type: ignore[comparison-overlap]
         for m in app.user_middleware
     ]
     api.install(app, service, registry, receiver, applier)
+    reports = Reports(clock=service.clock)
+    exchange_api.install(app, service, reports)
     for model in BRIDGE_EVENTS:
-        service.documents(topics.BRIDGE_SUBJECTS, model)
+        service.documents(model.topic, model)
     app.state.bridge = (registry, receiver, applier)
     return service, app

@@ -141,6 +141,24 @@ findings = sa.Table(
     sa.Index("ix_findings_submission_store", "submission_id", "store_id"),
 )
 
+#: A platform's monthly reports: every revision kept (insert-only); the highest revision of a month is the report.
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("report_id", sa.String(36), primary_key=True),
+    sa.Column("platform_id", sa.String(32), nullable=False),
+    sa.Column("month", sa.String(7), nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("sales", sa.JSON, nullable=False),
+    sa.Column("stores_by_category", sa.JSON, nullable=False),
+    sa.Column("total_gmv_cny", sa.String(24), nullable=False),
+    sa.Column("total_orders", BigId, nullable=False),
+    sa.Column("submitted_by", sa.String(200), nullable=False),
+    sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("platform_id", "month", "revision", name="uq_reports_revision"),
+)
+
 #: Insert-only: who did what, when, to which object.
 audit = sa.Table(
     "audit",

@@ -1,0 +1,97 @@
+"""bridge's HTTP routes for the exchanges beyond the subject database: monthly reports (and what follows in this module)."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, FastAPI, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+
+from services.bridge.report_rules import ReportRefused
+from services.bridge.reports import NoSuchPlatform, Reports, report_view
+from services.runtime.auth import Caller, Role
+from services.runtime.http import Problem, require_role
+from services.runtime.service import Service
+
+PROBLEMS = "https://redshield.dev/problems/"
+MonthQuery = Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+
+
+def report_refused(exc: ReportRefused) -> Problem:
+    errors = [{"field": e.field, "message": e.message, "type": e.reason} for e in exc.errors]
+    fields = ", ".join(dict.fromkeys(e.field for e in exc.errors))
+    return Problem(422, "Report refused", f"invalid field(s): {fields}", PROBLEMS + "report-invalid", errors=errors)
+
+
+def own_platform_only(caller: Caller, platform_id: str) -> None:
+    """A platform writes only its own data: another platform's path is forbidden, not hidden (it named it itself)."""
+    require_role(caller, Role.PLATFORM)
+    if caller.platform_id != platform_id:
+        raise Problem(403, "Forbidden", f"a platform sends only its own data; this token is for {caller.platform_id}")
+
+
+def may_read(caller: Caller, platform_id: str) -> bool:
+    return caller.role is not Role.PLATFORM or caller.platform_id == platform_id
+
+
+def build_router(service: Service, reports: Reports) -> APIRouter:
+    router = APIRouter(prefix="/v1")
+    CurrentCaller = Annotated[Caller, Depends(service.current_caller)]
+
+    # -- monthly reports ------------------------------------------------------------------------------------------
+    @router.put("/platforms/{platform_id}/reports/{month}", tags=["reports"],
+                summary="A platform reports one month: GMV and orders by category and region, stores by category",
+                description="The same body again answers the existing revision (200, nothing new); a changed body becomes the "
+                            "next revision, which replaces the earlier one whole. 201 for the month's first report.")
+    async def put_report(platform_id: str, month: str, caller: CurrentCaller,
+                         body: Annotated[dict[str, Any], Body(examples=[{
+                             "sales": [{"category": "食品", "region": "330106", "gmv_cny": "18250340.50", "orders": 412033}],
+                             "stores_by_category": [{"category": "食品", "stores": 1290}]}])]) -> JSONResponse:
+        own_platform_only(caller, platform_id)
+        try:
+            async with service.uow() as uow:
+                stored = await reports.put(uow, caller=caller, platform_id=platform_id, month=month, body=body)
+                await uow.commit()
+        except ReportRefused as exc:
+            raise report_refused(exc) from exc
+        except NoSuchPlatform as exc:
+            raise Problem(404, "Not found", f"platform {platform_id} is not registered with the bureau") from exc
+        except IntegrityError as exc:
+            # Two first reports of one month at the same moment: the unique revision lets one in; the other may send again.
+            raise Problem(409, "Conflict", f"another report of {month} arrived at the same moment; send again",
+                          PROBLEMS + "report-conflict") from exc
+        status = 201 if stored.new and stored.row["revision"] == 1 else 200
+        return JSONResponse(report_view(stored.row) | {"duplicate": not stored.new}, status_code=status,
+                            headers={"Location": f"/v1/platforms/{platform_id}/reports/{month}"})
+
+    @router.get("/platforms/{platform_id}/reports/{month}", tags=["reports"], summary="The current revision of one month's report")
+    async def get_report(platform_id: str, month: str, caller: CurrentCaller) -> dict[str, Any]:
+        row = None
+        if may_read(caller, platform_id):
+            async with service.uow() as uow:
+                row = await reports.latest(uow.conn, platform_id, month)
+        if row is None:
+            raise Problem(404, "Not found", f"no report of {month} from platform {platform_id}")
+        return report_view(row)
+
+    @router.get("/platforms/{platform_id}/reports", tags=["reports"], summary="A platform's reports, newest month first")
+    async def list_reports(platform_id: str, caller: CurrentCaller, since: MonthQuery = None, until: MonthQuery = None,
+                           limit: Annotated[int, Query(ge=1, le=500)] = 120) -> dict[str, Any]:
+        if not may_read(caller, platform_id):
+            raise Problem(404, "Not found", f"no platform {platform_id}")
+        async with service.uow() as uow:
+            rows = await reports.months(uow.conn, platform_id, since=since, until=until, limit=limit)
+        return {"platform_id": platform_id, "reports": [report_view(r, with_lines=False) for r in rows]}
+
+    @router.get("/reports", tags=["reports"], summary="Every platform's current reports (a platform sees only its own)")
+    async def all_reports(caller: CurrentCaller, since: MonthQuery = None, until: MonthQuery = None,
+                          limit: Annotated[int, Query(ge=1, le=500)] = 500) -> dict[str, Any]:
+        only = caller.platform_id if caller.role is Role.PLATFORM else None
+        async with service.uow() as uow:
+            rows = await reports.months(uow.conn, only, since=since, until=until, limit=limit)
+        return {"reports": [report_view(r, with_lines=False) for r in rows]}
+
+    return router
+
+
+def install(app: FastAPI, service: Service, reports: Reports) -> None:
+    app.include_router(build_router(service, reports))
