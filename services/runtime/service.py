@@ -46,8 +46,8 @@ class Service:
         self.name = settings.service
         self.jwt_key = signing_key(self.shared)
         self.current_caller = caller_dependency(self.jwt_key, self.shared.jwt_issuer)
-        self.db_schema = db_schema
-        self.engine: AsyncEngine | None = db.create_engine(settings.database_url, schema=db_schema) if with_database else None
+        self.db_schema = db_schema or settings.database_schema
+        self.engine: AsyncEngine | None = db.create_engine(settings.database_url, schema=self.db_schema) if with_database else None
         self.producer = new_producer(settings)
         self.broker: KafkaBroker = new_broker(settings)
         self.committed = asyncio.Event()

@@ -44,6 +44,9 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 0
     database_url: str = ""
+    #: PostgreSQL schema to keep this service's tables in (created by the migrations); None: the server's default.
+    #: Lets several deployments, or a benchmark's scratch run, share one database without CREATEDB rights.
+    database_schema: str | None = None
     kafka_bootstrap_servers: str = Field(default_factory=lambda: os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
     #: Kafka authentication (production: SASL_PLAINTEXT or SASL_SSL with SCRAM-SHA-512 per service).
     kafka_security_protocol: str = Field(default_factory=lambda: os.environ.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"))
