@@ -6,17 +6,23 @@ from datetime import UTC, datetime
 from typing import Final
 
 from contracts.events.bridge import (
+    DataRequestDelivered,
+    DataRequestIssued,
+    DataRequestOverdue,
     PlatformRegistered,
     PlatformUpdated,
     ReportSubmitted,
     StoreClosed,
     StoreRegistered,
     StoreUpdated,
+    SubmissionApplied,
+    SubmissionMissed,
 )
 from contracts.golden_example import TRACEPARENT, Golden
 
 SOURCE: Final = "/redshield/bridge"
 SUBMISSION: Final = "019b3f2a-6c00-7000-8000-0000000000a1"
+REQUEST: Final = "019d6b2c-7800-7000-8000-0000000000c1"
 
 
 def _at(text: str) -> datetime:
@@ -136,6 +142,61 @@ GOLDEN_BRIDGE: Final[dict[str, list[Golden]]] = {
                  "stores_by_category": [{"category": "食品", "stores": 1290}]}
             ),
             source=SOURCE, subject="P001/2026-10", time=_at("2026-11-06T09:00:00+08:00"), serial=109,
+            region="330106", platformid="P001",
+        ),
+    ],
+    SubmissionApplied.event_type: [
+        Golden(
+            data=SubmissionApplied.model_validate(
+                {"platform_id": "P001", "submission_id": SUBMISSION, "period": "2026H1", "received_at": "2026-01-20T02:58:00+08:00",
+                 "applied_at": "2026-01-20T03:00:00+08:00", "deadline": "2026-02-01T00:00:00+08:00", "on_time": True,
+                 "rows_total": 1302, "rows_staged": 1299, "rows_refused": 3, "rows_flagged": 7, "registered": 12, "updated": 40,
+                 "closed": 2, "unchanged": 1247}
+            ),
+            source=SOURCE, subject="P001", time=_at("2026-01-20T03:00:00+08:00"), serial=110,
+            region="330106", platformid="P001", traceparent=TRACEPARENT,
+        ),
+    ],
+    SubmissionMissed.event_type: [
+        Golden(
+            data=SubmissionMissed.model_validate(
+                {"platform_id": "P002", "period": "2026H1", "deadline": "2026-02-01T00:00:00+08:00",
+                 "noted_at": "2026-02-01T00:05:00+08:00"}
+            ),
+            source=SOURCE, subject="P002", time=_at("2026-02-01T00:05:00+08:00"), serial=111,
+            region="330114", platformid="P002",
+        ),
+    ],
+    DataRequestIssued.event_type: [
+        Golden(
+            data=DataRequestIssued.model_validate(
+                {"request_id": REQUEST, "platform_id": "P001",
+                 "legal_basis": "《网络交易监督管理办法》第二十条、第三十四条",
+                 "scope": {"subjects": ["S-88231", "91330106MA2H0C3T5D"], "period_from": "2026-01-01", "period_to": "2026-03-31",
+                           "fields": ["sales", "price", "after_sales"]},
+                 "due": "2026-04-14", "due_provisional": False, "issued_by": "regulator:wang", "issued_at": "2026-04-07T10:00:00+08:00"}
+            ),
+            source=SOURCE, subject=REQUEST, time=_at("2026-04-07T10:00:00+08:00"), serial=112,
+            region="330106", platformid="P001", traceparent=TRACEPARENT,
+        ),
+    ],
+    DataRequestDelivered.event_type: [
+        Golden(
+            data=DataRequestDelivered.model_validate(
+                {"request_id": REQUEST, "platform_id": "P001", "delivery_id": "019d6b2c-7800-7000-8000-0000000000d1", "format": "file",
+                 "content_type": "text/csv", "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                 "size_bytes": 48211, "delivered_at": "2026-04-10T15:30:00+08:00", "late": False}
+            ),
+            source=SOURCE, subject=REQUEST, time=_at("2026-04-10T15:30:00+08:00"), serial=113,
+            region="330106", platformid="P001",
+        ),
+    ],
+    DataRequestOverdue.event_type: [
+        Golden(
+            data=DataRequestOverdue.model_validate(
+                {"request_id": REQUEST, "platform_id": "P001", "due": "2026-04-14", "overdue_at": "2026-04-15T00:00:30+08:00"}
+            ),
+            source=SOURCE, subject=REQUEST, time=_at("2026-04-15T00:00:30+08:00"), serial=114,
             region="330106", platformid="P001",
         ),
     ],

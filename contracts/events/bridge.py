@@ -1,4 +1,5 @@
-"""Events of the government–platform bridge on ``bridge.subjects.v1``: who the bureau supervises.
+"""Events of the government–platform bridge: who the bureau supervises (``bridge.subjects.v1``), what platforms
+report (``bridge.reports.v1``) and the data the bureau requests from them (``bridge.datarequests.v1``).
 
 Platform events carry the registry entry (not its contacts: people's names and phones stay in bridge).
 Store events carry what other services need to route and judge an item: the store, its merchant's USCC
@@ -7,8 +8,9 @@ Store events carry what other services need to route and judge an item: the stor
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -155,7 +157,118 @@ class ReportSubmitted(EventData):
     stores_by_category: list[StoreCount] = Field(max_length=2000)
 
 
+class SubmissionApplied(EventData):
+    """One semi-annual submission (or update) applied whole: one data exchange, whatever it changed."""
+
+    event_type: ClassVar[str] = "redshield.bridge.submission.applied.v1"
+    topic: ClassVar[str] = topics.BRIDGE_SUBJECTS
+    summary: ClassVar[str] = "A platform's merchant-list submission was applied whole; its counts and whether it came in time."
+
+    platform_id: str
+    submission_id: str
+    period: Period
+    received_at: AwareDatetime
+    applied_at: AwareDatetime
+    deadline: AwareDatetime = Field(description="First moment after the period's submission window (January or July)")
+    on_time: bool = Field(description="Received before the deadline")
+    rows_total: int = Field(ge=0)
+    rows_staged: int = Field(ge=0)
+    rows_refused: int = Field(ge=0, description="Rows refused with a per-row finding (the validation failures)")
+    rows_flagged: int = Field(ge=0)
+    registered: int = Field(ge=0)
+    updated: int = Field(ge=0)
+    closed: int = Field(ge=0)
+    unchanged: int = Field(ge=0)
+
+
+class SubmissionMissed(EventData):
+    """Published once per platform and period, when the window closes without an applied submission from it."""
+
+    event_type: ClassVar[str] = "redshield.bridge.submission.missed.v1"
+    topic: ClassVar[str] = topics.BRIDGE_SUBJECTS
+    summary: ClassVar[str] = "A registered platform had not submitted its merchant list for the period when the deadline passed."
+
+    platform_id: str
+    period: Period
+    deadline: AwareDatetime
+    noted_at: AwareDatetime
+
+
+class DataField(StrEnum):
+    """What a data request may ask for (SAMR Order 37: sales data on request; records during enforcement)."""
+
+    IDENTITY = "identity"
+    GOODS = "goods"
+    PRICE = "price"
+    SALES = "sales"
+    TURNOVER = "turnover"
+    PAYMENT = "payment"
+    LOGISTICS = "logistics"
+    AFTER_SALES = "after_sales"
+
+
+class RequestScope(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    subjects: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        max_length=10000, description="Store ids or merchant USCCs on the platform; empty: every subject")
+    period_from: date
+    period_to: date
+    fields: list[DataField] = Field(min_length=1)
+
+
+class DataRequestIssued(EventData):
+    event_type: ClassVar[str] = "redshield.bridge.datarequest.issued.v1"
+    topic: ClassVar[str] = topics.BRIDGE_DATAREQUESTS
+    summary: ClassVar[str] = "A regulator requested data from a platform, on a legal basis, with a scope and a deadline."
+
+    request_id: str
+    platform_id: str
+    legal_basis: str = Field(min_length=1, max_length=500)
+    scope: RequestScope
+    due: date = Field(description="Last day (China time) on which the data may be delivered")
+    due_provisional: bool = Field(description="The due day was counted across a year without official holiday data")
+    issued_by: str
+    issued_at: AwareDatetime
+
+
+class DataRequestDelivered(EventData):
+    """One delivery of requested data: one data exchange. The content stays in bridge; its digest travels."""
+
+    event_type: ClassVar[str] = "redshield.bridge.datarequest.delivered.v1"
+    topic: ClassVar[str] = topics.BRIDGE_DATAREQUESTS
+    summary: ClassVar[str] = "A platform delivered data for a request (a file or JSON); its SHA-256 and size are recorded."
+
+    request_id: str
+    platform_id: str
+    delivery_id: str
+    format: Literal["file", "json"]
+    content_type: str
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    size_bytes: int = Field(ge=0)
+    delivered_at: AwareDatetime
+    late: bool = Field(description="Delivered after the request's due day")
+
+
+class DataRequestOverdue(EventData):
+    event_type: ClassVar[str] = "redshield.bridge.datarequest.overdue.v1"
+    topic: ClassVar[str] = topics.BRIDGE_DATAREQUESTS
+    summary: ClassVar[str] = "A data request's due day passed without a delivery (published once per request)."
+
+    request_id: str
+    platform_id: str
+    due: date
+    overdue_at: AwareDatetime
+
+
 BRIDGE_EVENTS: tuple[type[EventData], ...] = (
     PlatformRegistered, PlatformUpdated, StoreRegistered, StoreUpdated, StoreClosed, ReportSubmitted,
+    SubmissionApplied, SubmissionMissed, DataRequestIssued, DataRequestDelivered, DataRequestOverdue,
 )
+
+#: The "data exchanges" figure: each event of these types is one exchange between a platform and the bureau
+#: (a submission applied, a monthly report or a revision of it, a delivery of requested data).
+EXCHANGE_EVENT_TYPES: Final[frozenset[str]] = frozenset({
+    SubmissionApplied.event_type, ReportSubmitted.event_type, DataRequestDelivered.event_type,
+})
 
