@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Final, Literal
 
@@ -59,6 +59,50 @@ class Filters:
             "platform": self.platform,
             "category": self.category,
         }
+
+
+NO_REPORTS: Final = "no periodic reports ingested yet"
+CHINA: Final = timezone(timedelta(hours=8))
+
+#: Every sales line of the newest revision of each platform's month: a correction replaces the month whole.
+_GMV_LINES: Final = """
+    FROM gmv_reports FINAL
+    ARRAY JOIN sales_category AS category, sales_region AS region, sales_gmv_cny AS gmv, sales_orders AS orders
+"""
+
+
+def _cny(amount: Decimal | int) -> str:
+    """Money leaves as a decimal string with two places: exact, and JSON numbers are floats."""
+    return f"{Decimal(amount):.2f}"
+
+
+def _gmv_pairs(rows: list[tuple[Any, ...]], name: str) -> list[dict[str, Any]]:
+    return [{name: key.isoformat()[:7] if isinstance(key, date) else key, "gmv_cny": _cny(g), "orders": int(o)} for key, g, o in rows]
+
+
+async def gmv_panels(ch: ClickHouse, where: list[str], params: dict[str, Any]) -> dict[str, Any]:
+    """GMV and orders from the latest revision of every monthly report, in total and by platform, category and month."""
+    selected = f"{_GMV_LINES} WHERE {' AND '.join(where) or '1'}"
+    ((reports, total, orders),) = await ch.query(f"SELECT uniqExact(platform_id, month), sum(gmv), sum(orders) {selected}", params)
+    if not reports:
+        return {"total_cny": None, "orders": 0, "by_platform": [], "by_category": [], "by_month": [], "note": NO_REPORTS}
+    panels: dict[str, Any] = {"total_cny": _cny(total), "orders": int(orders), "reports": int(reports)}
+    for key, column, order in (
+        ("by_platform", "platform_id", "g DESC, platform_id"),
+        ("by_category", "category", "g DESC, category"),
+        ("by_month", "month", "month"),
+    ):
+        sql = f"SELECT {column}, sum(gmv) AS g, sum(orders) {selected} GROUP BY {column} ORDER BY {order} LIMIT 100"
+        rows = await ch.query(sql, params)
+        panels[key] = _gmv_pairs(rows, "month" if column == "month" else column)
+    return panels
+
+
+def months_of(start: datetime, end: datetime) -> tuple[date, date]:
+    """First and last month (China Standard Time) a period [start, end) touches: reports are monthly."""
+    first = start.astimezone(CHINA).date().replace(day=1)
+    last = (end - timedelta(milliseconds=1)).astimezone(CHINA).date().replace(day=1)
+    return first, last
 
 
 def _pairs(rows: list[tuple[Any, ...]], name: str) -> list[dict[str, Any]]:
@@ -158,17 +202,21 @@ async def overview(ch: ClickHouse, *, region: str | None, platform: str | None, 
     p_where = ["1"]
     s_where = ["open = 1"]
     params: dict[str, Any] = {}
+    g_where: list[str] = []
     if region:
         params["region"] = region_prefix(region)
         p_where.append("startsWith(domicile_region, {region:String})")
         s_where.append("startsWith(region, {region:String})")
+        g_where.append("startsWith(region, {region:String})")
     if platform:
         params["platform"] = platform
         p_where.append("platform_id = {platform:String}")
         s_where.append("platform_id = {platform:String}")
+        g_where.append("platform_id = {platform:String}")
     if category:
         params["category"] = category
         s_where.append("category = {category:String}")
+        g_where.append("category = {category:String}")
     platforms_sql = f"FROM platforms FINAL WHERE {' AND '.join(p_where)}"
     stores_sql = f"FROM stores FINAL WHERE {' AND '.join(s_where)}"
     ((platform_total, connected),) = await ch.query(f"SELECT count(), countIf(connected_to_canal = 1) {platforms_sql}", params)
@@ -211,7 +259,7 @@ async def overview(ch: ClickHouse, *, region: str | None, platform: str | None, 
             "by_category": _pairs(stores_by_category, "category"),
             "by_region": _pairs(stores_by_region, "region"),
         },
-        "gmv": {"total_cny": None, "by_platform": [], "by_category": [], "by_month": [], "note": "no periodic reports ingested yet"},
+        "gmv": await gmv_panels(ch, g_where, params),
         "data_exchanges": {"total": int(exchanges)},
     }
 
@@ -245,6 +293,18 @@ async def platform_detail(ch: ClickHouse, platform_id: str, filters: Filters, in
     top_merchants = await ch.query(
         f"SELECT store_id, any(store_name), count() AS n {selected} GROUP BY store_id ORDER BY n DESC, store_id LIMIT 10", params
     )
+    first_month, last_month = months_of(filters.start, filters.end)
+    g_where = ["platform_id = {platform:String}", "month >= {first_month:Date}", "month <= {last_month:Date}"]
+    g_params: dict[str, Any] = {"platform": platform_id, "first_month": first_month, "last_month": last_month}
+    if filters.region:
+        g_where.append("startsWith(region, {region:String})")
+        g_params["region"] = region_prefix(filters.region)
+    gmv = await gmv_panels(ch, g_where, g_params)
+    gmv_total = Decimal(gmv["total_cny"]) if gmv["total_cny"] is not None else None
+    gmv |= {"months": {"from": first_month.isoformat()[:7], "to": last_month.isoformat()[:7]}}
+    if gmv_total is not None:
+        # Complaints of the period against the GMV of every month the period touches.
+        gmv["note"] = "GMV of the months the period touches"
     key = "day" if interval == "day" else interval
     p = profile[0] if profile else None
     return {
@@ -265,7 +325,7 @@ async def platform_detail(ch: ClickHouse, platform_id: str, filters: Filters, in
         "complaints": {
             "total": int(total),
             "per_10k_stores": _per(int(total), int(stores), 10_000),
-            "per_100m_cny_gmv": None,
+            "per_100m_cny_gmv": _per(int(total), gmv_total, 100_000_000),
             "trend": [{key: d.isoformat(), "count": int(n)} for d, n in trend],
             "top_categories": _pairs(top_categories, "category"),
             "top_merchants": [{"store_id": s, "store_name": name, "count": int(n)} for s, name, n in top_merchants],
@@ -281,5 +341,5 @@ async def platform_detail(ch: ClickHouse, platform_id: str, filters: Filters, in
             }
             for b, a, r, s, w, m in fh_trend
         ],
-        "gmv": {"total_cny": None, "note": "no periodic reports ingested yet"},
+        "gmv": gmv,
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -12,7 +12,14 @@ import orjson
 from pydantic import ValidationError
 
 from contracts.envelope import Envelope
-from contracts.events.bridge import PlatformRegistered, PlatformUpdated, StoreClosed, StoreRegistered, StoreUpdated
+from contracts.events.bridge import (
+    PlatformRegistered,
+    PlatformUpdated,
+    ReportSubmitted,
+    StoreClosed,
+    StoreRegistered,
+    StoreUpdated,
+)
 from contracts.events.channel import HANDLING_EVENTS, ComplaintReceived
 from contracts.registry import model_for
 
@@ -90,12 +97,27 @@ TRANSITION_COLUMNS: Final = (
     "deadline_due",
     "outcome",
 )
+GMV_REPORT_COLUMNS: Final = (
+    "platform_id",
+    "month",
+    "revision",
+    "report_id",
+    "submitted_at",
+    "sales_category",
+    "sales_region",
+    "sales_gmv_cny",
+    "sales_orders",
+    "stores_category",
+    "stores_count",
+    "ingested_at",
+)
 COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "events": EVENT_COLUMNS,
     "complaints": COMPLAINT_COLUMNS,
     "platforms": PLATFORM_COLUMNS,
     "stores": STORE_COLUMNS,
     "complaint_transitions": TRANSITION_COLUMNS,
+    "gmv_reports": GMV_REPORT_COLUMNS,
 }
 
 
@@ -209,6 +231,29 @@ def _handling(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
     )
 
 
+def _report(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
+    r = ReportSubmitted.model_validate(env.data)
+    year, month = (int(part) for part in r.month.split("-"))
+    # Decimal from the decimal string, never through float: GMV totals must add up to the fen.
+    rows.add(
+        "gmv_reports",
+        (
+            r.platform_id,
+            date(year, month, 1),
+            r.revision,
+            r.report_id,
+            _utc(r.submitted_at),
+            [line.category for line in r.sales],
+            [line.region for line in r.sales],
+            [Decimal(line.gmv_cny) for line in r.sales],
+            [line.orders for line in r.sales],
+            [s.category for s in r.stores_by_category],
+            [s.stores for s in r.stores_by_category],
+            ingested_at,
+        ),
+    )
+
+
 HANDLING_BY_TYPE: Final = {model.event_type: model for model in HANDLING_EVENTS}
 
 #: Processors by CloudEvents type; a type without one is still stored raw in ``events``.
@@ -219,6 +264,7 @@ PROCESSORS: Final[dict[str, Callable[[Envelope, datetime, Rows], None]]] = {
     StoreRegistered.event_type: _store,
     StoreUpdated.event_type: _store,
     StoreClosed.event_type: _store_closed,
+    ReportSubmitted.event_type: _report,
     **{event_type: _handling for event_type in HANDLING_BY_TYPE},
 }
 

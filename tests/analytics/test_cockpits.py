@@ -25,6 +25,13 @@ def golden(event_type: str, **changes: Any) -> Envelope:
     return Envelope(type=event_type, source="/redshield/test", subject=subject, data=data)
 
 
+def report(name: str, **changes: Any) -> Envelope:
+    """Golden report 1 (revision 1 of P001's 2026-10) or 2 (its correction, which drops the 服装 line)."""
+    data = json.loads((GOLDEN / "redshield.bridge.report.submitted.v1" / name).read_text(encoding="utf-8")) | changes
+    return Envelope(type="redshield.bridge.report.submitted.v1", source="/redshield/test", subject=f"{data['platform_id']}/{data['month']}",
+                    data=data)
+
+
 def complaint(n: int, platform: str, store: str, category: str, day: int) -> Envelope:
     base = received(n)
     data = base.data | {
@@ -52,6 +59,17 @@ async def world(kafka_bootstrap: str, prefix: str, chdb_url: str, tmp_path: Path
         golden("redshield.bridge.store.closed.v1", store_id="S-3"),
         golden("redshield.bridge.store.registered.v1", platform_id="P002", store_id="S-9", region="330110"),
     ]
+    reports = [
+        report("1.json"),  # P001 2026-10 rev 1: 食品 18250340.50 + 服装 9120000.00 + 食品 351200.00 (Dongguan)
+        report("2.json"),  # rev 2 of the same month: 食品 18250340.50 only
+        report("1.json", month="2026-11", report_id="r-p001-11", sales=[
+            {"category": "食品", "region": "330106", "gmv_cny": "20000000.01", "orders": 5},
+        ]),
+        report("1.json", platform_id="P002", month="2026-11", report_id="r-p002-11", sales=[
+            {"category": "服装", "region": "330110", "gmv_cny": "0.10", "orders": 1},
+            {"category": "食品", "region": "330110", "gmv_cny": "0.20", "orders": 2},
+        ]),
+    ]
     complaints = [
         complaint(1, "P001", "S-1", "quality", 20),
         complaint(2, "P001", "S-1", "quality", 21),
@@ -72,11 +90,12 @@ async def world(kafka_bootstrap: str, prefix: str, chdb_url: str, tmp_path: Path
         clickhouse_url=chdb_url, clickhouse_database=prefix.strip(".") + "_cockpits", risk_interval_s=0,
     ) as analytics:
         await produce_events(kafka_bootstrap, prefix + topics.BRIDGE_SUBJECTS, subjects)
+        await produce_events(kafka_bootstrap, prefix + topics.BRIDGE_REPORTS, reports)
         await produce_events(kafka_bootstrap, prefix + topics.CHANNEL_COMPLAINTS, complaints + steps)
 
         async def everything_in() -> bool:
             rows = await analytics.app.state.clickhouse.query("SELECT count() FROM events")
-            return bool(rows[0][0] >= len(subjects) + len(complaints) + len(steps))
+            return bool(rows[0][0] >= len(subjects) + len(reports) + len(complaints) + len(steps))
 
         await eventually(everything_in, timeout=60)
         yield analytics
@@ -96,7 +115,7 @@ async def test_the_overview_counts_platforms_open_stores_and_exchanges(world: Ru
     assert {p["type"]: p["count"] for p in body["platforms"]["by_type"]} == {"b2c": 1, "live_stream": 1}
     assert body["stores"]["total"] == 3  # S-3 closed
     assert {p["platform_id"]: p["count"] for p in body["stores"]["by_platform"]} == {"P001": 2, "P002": 1}
-    assert body["data_exchanges"]["total"] == 3  # two registrations and one submission
+    assert body["data_exchanges"]["total"] == 7  # two registrations, one store submission and four reports
     assert body["freshness"]["newest_event_time"]
     in_yuhang = await get(world, "/v1/cockpits/overview", region="330110")
     assert in_yuhang["platforms"]["total"] == 1 and in_yuhang["stores"]["total"] == 2
@@ -123,6 +142,8 @@ async def test_the_platform_detail_has_profile_trends_and_rates(world: Running) 
     complaints = body["complaints"]
     assert complaints["total"] == 3
     assert complaints["per_10k_stores"] == 15000.0
+    assert body["gmv"]["total_cny"] == "20000000.01" and body["gmv"]["months"] == {"from": "2026-11", "to": "2026-11"}
+    assert complaints["per_100m_cny_gmv"] == round(3 * 100_000_000 / 20_000_000.01, 4)
     assert complaints["top_merchants"][0] == {"store_id": "S-1", "store_name": "西湖茶叶旗舰店", "count": 2}
     assert complaints["trend"] == [{"day": "2026-11-20", "count": 1}, {"day": "2026-11-21", "count": 2}]
     assert [(d["day"], d["settled"], d["within_deadline"]) for d in body["first_handling_trend"]] == [("2026-11-20", 1, 1), ("2026-11-21", 0, 0)]
@@ -142,3 +163,21 @@ async def test_unknown_platform_and_bad_interval(world: Running) -> None:
     bad = await world.http.get("/v1/cockpits/governance", params={"interval": "fortnight"}, headers=world.auth("regulator"))
     assert missing.status_code == 404
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "interval"
+
+
+async def test_gmv_keeps_only_the_latest_revision_of_each_month_to_the_fen(world: Running) -> None:
+    gmv = (await get(world, "/v1/cockpits/overview"))["gmv"]
+    # Revision 2 replaced 2026-10 whole: its 服装 line and the Dongguan line are gone, never added twice.
+    assert gmv["total_cny"] == "38250340.81"
+    assert gmv["orders"] == 412033 + 5 + 3
+    assert {p["platform_id"]: p["gmv_cny"] for p in gmv["by_platform"]} == {"P001": "38250340.51", "P002": "0.30"}
+    assert {c["category"]: c["gmv_cny"] for c in gmv["by_category"]} == {"食品": "38250340.71", "服装": "0.10"}
+    assert [(m["month"], m["gmv_cny"]) for m in gmv["by_month"]] == [("2026-10", "18250340.50"), ("2026-11", "20000000.31")]
+    clothing = (await get(world, "/v1/cockpits/overview", category="服装"))["gmv"]
+    assert clothing["total_cny"] == "0.10"
+    in_yuhang = (await get(world, "/v1/cockpits/overview", region="330110"))["gmv"]
+    assert in_yuhang["total_cny"] == "0.30"
+    october = await get(world, "/v1/cockpits/platforms/P001", **{"from": "2026-10-01", "to": "2026-10-31"})
+    assert october["gmv"]["total_cny"] == "18250340.50" and october["complaints"]["per_100m_cny_gmv"] == 0.0
+    no_reports = await get(world, "/v1/cockpits/platforms/P001", **{"from": "2025-01-01", "to": "2025-01-31"})
+    assert no_reports["gmv"]["total_cny"] is None and no_reports["complaints"]["per_100m_cny_gmv"] is None

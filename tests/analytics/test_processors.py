@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -71,3 +72,18 @@ def test_a_known_type_with_unusable_data_is_a_processor_error() -> None:
     envelope = Envelope(type="redshield.channel.complaint.received.v1", source="/redshield/channel", subject="x", data={"complaint_id": 5})
     with pytest.raises(ProcessorError):
         process(envelope, Position("channel.complaints.v1", 0, 1), INGESTED)
+
+
+def test_a_periodic_report_becomes_one_row_per_platform_and_month_with_exact_money() -> None:
+    first, correction = [e for e in golden_envelopes() if e.type == "redshield.bridge.report.submitted.v1"]
+    rows = process(first, Position("bridge.reports.v1", 0, 3), INGESTED)
+    (report,) = [dict(zip(COLUMNS["gmv_reports"], row, strict=True)) for row in rows.by_table["gmv_reports"]]
+    assert (report["platform_id"], report["month"], report["revision"]) == ("P001", date(2026, 10, 1), 1)
+    assert report["sales_gmv_cny"] == [Decimal("18250340.50"), Decimal("9120000.00"), Decimal("351200.00")]
+    assert report["sales_category"] == ["食品", "服装", "食品"] and report["sales_region"] == ["330106", "330106", "441900"]
+    assert report["stores_category"] == ["食品", "服装"] and report["stores_count"] == [1290, 611]
+    # The correction is keyed the same (platform, month) with a higher revision: it replaces the row whole.
+    (fixed,) = process(correction, Position("bridge.reports.v1", 0, 4), INGESTED).by_table["gmv_reports"]
+    fixed_row = dict(zip(COLUMNS["gmv_reports"], fixed, strict=True))
+    assert (fixed_row["platform_id"], fixed_row["month"], fixed_row["revision"]) == ("P001", date(2026, 10, 1), 2)
+    assert fixed_row["sales_category"] == ["食品"]
