@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Final
 
 from fastapi import FastAPI
@@ -12,9 +13,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from contracts.events.bridge import BRIDGE_EVENTS
 from services.bridge import api, exchange_api
 from services.bridge.apply import Applier
+from services.bridge.data_requests import DataRequests
 from services.bridge.platforms import Registry
 from services.bridge.reports import Reports
 from services.bridge.submissions import Receiver
+from services.bridge.watch import Watch
+from services.runtime.calendar import default_calendar
 from services.runtime.clock import Clock
 from services.runtime.http import BodyLimit
 from services.runtime.keys import FieldCipher, dev_secret
@@ -22,6 +26,7 @@ from services.runtime.service import Service
 from services.runtime.settings import ServiceSettings, load
 
 _UPLOAD_PATH: Final = re.compile(r"^/v1/platforms/[^/]+/submissions$")
+_DELIVERY_PATH: Final = re.compile(r"^/v1/data-requests/[^/]+/deliveries$")
 
 
 class BridgeSettings(ServiceSettings):
@@ -37,6 +42,13 @@ class BridgeSettings(ServiceSettings):
     max_submission_bytes: int = 16 * 1024**3
     #: An upload with no progress for this long is marked interrupted and its staged rows dropped.
     stale_upload_seconds: float = 60.0
+    #: Where delivered data is kept (default: <var_dir>/bridge/deliveries).
+    delivery_dir: Path | None = None
+    #: Largest delivery for a data request (a file), and largest one sent as JSON (parsed to check it).
+    max_delivery_bytes: int = 4 * 1024**3
+    max_delivery_json_bytes: int = 64 * 1024**2
+    #: How often the watch looks for overdue data requests and missed submission deadlines.
+    watch_interval_seconds: float = 60.0
 
 
 class UploadAwareBodyLimit(BodyLimit):
@@ -45,14 +57,20 @@ class UploadAwareBodyLimit(BodyLimit):
     The runtime's limit applies to every path; a submission has its own, much larger one.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, upload_max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_max_bytes: int, delivery_max_bytes: int) -> None:
         super().__init__(app, max_bytes)
         self.uploads = BodyLimit(app, upload_max_bytes)
+        self.deliveries = BodyLimit(app, delivery_max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("method") == "POST" and _UPLOAD_PATH.match(scope.get("path", "")):
-            await self.uploads(scope, receive, send)
-            return
+        if scope["type"] == "http" and scope.get("method") == "POST":
+            path = scope.get("path", "")
+            if _UPLOAD_PATH.match(path):
+                await self.uploads(scope, receive, send)
+                return
+            if _DELIVERY_PATH.match(path):
+                await self.deliveries(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
 
 
@@ -77,16 +95,23 @@ def build(settings: ServiceSettings | None = None, *, clock: Clock | None = None
     service.on_start(applier.start)
     service.on_stop(applier.stop)
     app = service.app(title="redshield bridge (红盾云桥)", description="Government–platform data exchange: platform registry, "
-                      "subject database, semi-annual submissions, monthly reports.")
+                      "subject database, semi-annual submissions, monthly reports, data requests.")
     app.user_middleware[:] = [
-        Middleware(UploadAwareBodyLimit, max_bytes=config.max_body_bytes, upload_max_bytes=config.max_submission_bytes)
+        Middleware(UploadAwareBodyLimit, max_bytes=config.max_body_bytes, upload_max_bytes=config.max_submission_bytes,
+                   delivery_max_bytes=config.max_delivery_bytes)
         if m.cls is BodyLimit else m  # type: ignore[comparison-overlap]
         for m in app.user_middleware
     ]
     api.install(app, service, registry, receiver, applier)
     reports = Reports(clock=service.clock)
-    exchange_api.install(app, service, reports)
+    requests = DataRequests(service, clock=service.clock, calendar=default_calendar(),
+                            delivery_dir=config.delivery_dir or service.shared.var_dir / "bridge" / "deliveries",
+                            max_bytes=config.max_delivery_bytes, max_json_bytes=config.max_delivery_json_bytes)
+    watch = Watch(requests, interval_s=config.watch_interval_seconds)
+    service.background("watch", watch.run)
+    exchange_api.install(app, service, reports, requests)
     for model in BRIDGE_EVENTS:
         service.documents(model.topic, model)
     app.state.bridge = (registry, receiver, applier)
+    app.state.watch = watch
     return service, app

@@ -2,10 +2,13 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request
+from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.exc import IntegrityError
 
+from services.bridge.data_requests import DataRequests, NotFound, NotJson, TooLarge, delivery_view, request_view
+from services.bridge.domain import Refused
+from services.bridge.forms import DataRequestForm
 from services.bridge.report_rules import ReportRefused
 from services.bridge.reports import NoSuchPlatform, Reports, report_view
 from services.runtime.auth import Caller, Role
@@ -13,6 +16,7 @@ from services.runtime.http import Problem, require_role
 from services.runtime.service import Service
 
 PROBLEMS = "https://redshield.dev/problems/"
+REQUESTERS = (Role.REGULATOR, Role.ADMIN)
 MonthQuery = Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
 
 
@@ -33,7 +37,12 @@ def may_read(caller: Caller, platform_id: str) -> bool:
     return caller.role is not Role.PLATFORM or caller.platform_id == platform_id
 
 
-def build_router(service: Service, reports: Reports) -> APIRouter:
+def refused(exc: Refused) -> Problem:
+    errors = [{"field": exc.field, "message": exc.detail, "type": exc.reason}] if exc.field else []
+    return Problem(422, "Refused", exc.detail, PROBLEMS + exc.reason, errors=errors)
+
+
+def build_router(service: Service, reports: Reports, requests: DataRequests) -> APIRouter:
     router = APIRouter(prefix="/v1")
     CurrentCaller = Annotated[Caller, Depends(service.current_caller)]
 
@@ -90,8 +99,74 @@ def build_router(service: Service, reports: Reports) -> APIRouter:
             rows = await reports.months(uow.conn, only, since=since, until=until, limit=limit)
         return {"reports": [report_view(r, with_lines=False) for r in rows]}
 
+    # -- data requests (regulator → platform) ---------------------------------------------------------------------
+    @router.post("/data-requests", status_code=201, tags=["data requests"],
+                 summary="A regulator requests data from a platform: legal basis, scope (subjects, period, fields), deadline")
+    async def issue_request(form: DataRequestForm, caller: CurrentCaller) -> JSONResponse:
+        require_role(caller, *REQUESTERS)
+        try:
+            async with service.uow() as uow:
+                row = await requests.issue(uow, caller=caller, form=form)
+                await uow.commit()
+        except Refused as exc:
+            raise refused(exc) from exc
+        return JSONResponse(request_view(row, []), status_code=201, headers={"Location": f"/v1/data-requests/{row['request_id']}"})
+
+    @router.get("/data-requests", tags=["data requests"], summary="Data requests, newest first (a platform sees only its own)")
+    async def list_requests(caller: CurrentCaller, platform_id: str | None = None,
+                            state: Annotated[str | None, Query(pattern="^(open|delivered|overdue)$")] = None,
+                            limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
+        if caller.role is Role.PLATFORM:
+            if platform_id not in (None, caller.platform_id):
+                return {"requests": []}
+            platform_id = caller.platform_id
+        async with service.uow() as uow:
+            rows = await requests.listing(uow.conn, platform_id=platform_id, state=state, limit=limit)
+        return {"requests": [request_view(r) for r in rows]}
+
+    async def visible_request(request_id: str, caller: Caller) -> dict[str, Any]:
+        only = caller.platform_id if caller.role is Role.PLATFORM else None
+        async with service.uow() as uow:
+            row = await requests.get(uow.conn, request_id, platform_id=only)
+        if row is None:
+            raise Problem(404, "Not found", f"no data request {request_id}")
+        return row
+
+    @router.get("/data-requests/{request_id}", tags=["data requests"], summary="One data request with its deliveries")
+    async def get_request(request_id: str, caller: CurrentCaller) -> dict[str, Any]:
+        row = await visible_request(request_id, caller)
+        async with service.uow() as uow:
+            return request_view(row, await requests.deliveries(uow.conn, request_id))
+
+    @router.post("/data-requests/{request_id}/deliveries", status_code=201, tags=["data requests"],
+                 summary="The platform delivers the requested data: any file (streamed) or a JSON document",
+                 description="The SHA-256 and size are recorded; the same content sent again answers the first delivery (200).")
+    async def deliver(request_id: str, request: Request, caller: CurrentCaller) -> JSONResponse:
+        require_role(caller, Role.PLATFORM)
+        content_type = request.headers.get("content-type") or "application/octet-stream"
+        try:
+            done = await requests.deliver(caller=caller, request_id=request_id, content_type=content_type, body=request.stream())
+        except NotFound as exc:
+            raise Problem(404, "Not found", f"no data request {request_id}") from exc
+        except TooLarge as exc:
+            raise Problem(413, "Request body too large", str(exc)) from exc
+        except NotJson as exc:
+            raise Problem(422, "Not the declared format", f"the body is declared JSON but is not: {exc}", PROBLEMS + "wrong-format",
+                          errors=[{"field": "body", "message": str(exc), "type": "not-json"}]) from exc
+        return JSONResponse(delivery_view(done.row) | {"duplicate": done.duplicate}, status_code=200 if done.duplicate else 201)
+
+    @router.get("/data-requests/{request_id}/deliveries/{delivery_id}/content", tags=["data requests"],
+                summary="The delivered content, as it arrived")
+    async def delivery_content(request_id: str, delivery_id: str, caller: CurrentCaller) -> FileResponse:
+        await visible_request(request_id, caller)
+        async with service.uow() as uow:
+            found = [d for d in await requests.deliveries(uow.conn, request_id) if d["delivery_id"] == delivery_id]
+        if not found:
+            raise Problem(404, "Not found", f"no delivery {delivery_id} for data request {request_id}")
+        return FileResponse(found[0]["path"], media_type=found[0]["content_type"], headers={"Digest": f"sha-256={found[0]['sha256']}"})
+
     return router
 
 
-def install(app: FastAPI, service: Service, reports: Reports) -> None:
-    app.include_router(build_router(service, reports))
+def install(app: FastAPI, service: Service, reports: Reports, requests: DataRequests) -> None:
+    app.include_router(build_router(service, reports, requests))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from contracts.events.bridge import PlatformType
+from contracts.events.bridge import PlatformType, RequestScope
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Reason = Annotated[str, StringConstraints(min_length=5, max_length=2000, strip_whitespace=True)]
@@ -50,3 +51,14 @@ class UsccOverride(_Closed):
 
     uscc: UsccText
     reason: Reason
+
+
+class DataRequestForm(_Closed):
+    """A regulator requests data from a platform (``POST /v1/data-requests``): on what ground, what, by when."""
+
+    platform_id: PlatformId
+    legal_basis: Annotated[str, StringConstraints(min_length=5, max_length=500, strip_whitespace=True)] = Field(
+        description="The provision the request rests on, e.g. 《网络交易监督管理办法》第二十条")
+    scope: RequestScope
+    deadline_working_days: int | None = Field(default=None, description="Working days from today (China calendar); or give due")
+    due: date | None = Field(default=None, description="Last day to deliver; or give deadline_working_days")

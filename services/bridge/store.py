@@ -159,6 +159,44 @@ reports = sa.Table(
     sa.UniqueConstraint("platform_id", "month", "revision", name="uq_reports_revision"),
 )
 
+#: Data requested by a regulator from a platform. open → delivered, or open → overdue (→ delivered, late).
+data_requests = sa.Table(
+    "data_requests",
+    metadata,
+    sa.Column("request_id", sa.String(36), primary_key=True),
+    sa.Column("platform_id", sa.String(32), nullable=False),
+    sa.Column("legal_basis", sa.String(500), nullable=False),
+    sa.Column("scope", sa.JSON, nullable=False),
+    sa.Column("due", sa.Date, nullable=False),
+    sa.Column("due_provisional", sa.Boolean, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("issued_by", sa.String(200), nullable=False),
+    sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("overdue_at", sa.DateTime(timezone=True)),
+    sa.Column("delivered_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_data_requests_platform", "platform_id", "issued_at"),
+    sa.Index("ix_data_requests_state", "state", "due"),
+)
+
+#: What a platform delivered for a request: the content sits in a file; its digest and size are the record.
+data_deliveries = sa.Table(
+    "data_deliveries",
+    metadata,
+    sa.Column("delivery_id", sa.String(36), primary_key=True),
+    sa.Column("request_id", sa.String(36), nullable=False),
+    sa.Column("platform_id", sa.String(32), nullable=False),
+    sa.Column("format", sa.String(8), nullable=False),
+    sa.Column("content_type", sa.String(200), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size_bytes", BigId, nullable=False),
+    sa.Column("path", sa.String(1000), nullable=False),
+    sa.Column("late", sa.Boolean, nullable=False),
+    sa.Column("delivered_by", sa.String(200), nullable=False),
+    sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=False),
+    # The same content delivered again is the same delivery: a resend after a broken answer adds nothing.
+    sa.UniqueConstraint("request_id", "sha256", name="uq_data_deliveries_content"),
+)
+
 #: Insert-only: who did what, when, to which object.
 audit = sa.Table(
     "audit",

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from contracts import uscc
+from services.runtime.clock import FixedClock
 from tests.harness import Running, eventually, running
+
+CHINA = timezone(timedelta(hours=8))
 
 PLATFORM = {
     "platform_id": "P001",
@@ -52,6 +57,21 @@ def ndjson(rows: list[dict[str, Any]]) -> bytes:
 @pytest.fixture
 async def bridge(kafka_bootstrap: str, prefix: str, database: tuple[str, str | None]) -> AsyncIterator[Running]:
     async with running("bridge", kafka=kafka_bootstrap, prefix=prefix, database=database) as svc:
+        yield svc
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """Tuesday 7 April 2026, 10:00 in Hangzhou: a working day after the Qingming holiday (kept in UTC, as bridge stores time)."""
+    return FixedClock(datetime(2026, 4, 7, 10, 0, tzinfo=CHINA).astimezone(UTC))
+
+
+@pytest.fixture
+async def bridge_on_clock(kafka_bootstrap: str, prefix: str, database: tuple[str, str | None], clock: FixedClock,
+                          tmp_path: Path) -> AsyncIterator[Running]:
+    """bridge on a clock the test moves; its watch passes only when the test calls ``tick()`` (after one at start)."""
+    async with running("bridge", kafka=kafka_bootstrap, prefix=prefix, database=database, clock=clock, watch_interval_seconds=3600,
+                       delivery_dir=str(tmp_path / "deliveries")) as svc:
         yield svc
 
 

@@ -1,0 +1,36 @@
+"""The watch: a periodic job that turns the passing of deadlines into events, each exactly once.
+
+Every tick reads the service clock, so tests (and demos) move time by hand instead of waiting months.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from services.bridge.data_requests import DataRequests
+
+log = logging.getLogger("redshield.bridge.watch")
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    requests_overdue: int
+
+
+class Watch:
+    def __init__(self, requests: DataRequests, *, interval_s: float) -> None:
+        self.requests = requests
+        self.interval_s = interval_s
+
+    async def tick(self) -> Tick:
+        return Tick(requests_overdue=await self.requests.mark_overdue())
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:  # a failed pass is logged and retried next time; the job must not die with it
+                log.exception("watch pass failed")
+            await asyncio.sleep(self.interval_s)
