@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Final, Literal
 
+from services.analytics.aggregates import DAILY_COLUMNS, STORE_DAILY_COLUMNS, raw_daily_sql, raw_store_daily_sql
 from services.analytics.clickhouse import ClickHouse
 
 Interval = Literal["day", "week", "month"]
-_BUCKET: Final = {
-    "day": "toDate(received_at, 'Asia/Shanghai')",
-    "week": "toMonday(toDate(received_at, 'Asia/Shanghai'))",
-    "month": "toStartOfMonth(toDate(received_at, 'Asia/Shanghai'))",
-}
+#: Trend buckets over ``day``, the received day in China Standard Time.
+_BUCKET: Final = {"day": "day", "week": "toMonday(day)", "month": "toStartOfMonth(day)"}
 #: Panels fed by enforcement's events (negative subjects, filed cases, violation types) answer empty until
 #: enforcement publishes them; the note says so instead of inventing figures.
 AWAITING_ENFORCEMENT: Final = "no enforcement events ingested yet"
@@ -109,70 +107,88 @@ def _pairs(rows: list[tuple[Any, ...]], name: str) -> list[dict[str, Any]]:
     return [{name: key, "count": int(n)} for key, n in rows]
 
 
-async def _first_handling(ch: ClickHouse, selected: str, params: dict[str, Any], bucket: str | None = None) -> Any:
-    """Per complaint: assigned to its platform? answered? settled? within the deadline? Optionally per time bucket."""
-    per_complaint = f"""
-        SELECT complaint_id,
-               countIf(type = 'assigned') > 0 AS assigned,
-               anyIf(deadline_due, type = 'assigned') AS due,
-               countIf(type = 'platform_responded') > 0 AS responded,
-               minIf(at, type = 'platform_responded') AS responded_at,
-               countIf(type = 'platform_responded' AND outcome = 'settled') > 0 AS settled,
-               countIf(type = 'deadline_missed' AND deadline_kind = 'first_handling') > 0 AS missed
-        FROM complaint_transitions FINAL
-        WHERE complaint_id IN (SELECT complaint_id {selected})
-        GROUP BY complaint_id
-    """
-    # Outer names differ from the inner columns: ClickHouse resolves aliases query-wide.
-    figures = """
-        countIf(assigned) AS n_assigned, countIf(responded) AS n_answered, countIf(settled) AS n_settled,
-        countIf(responded AND toDate(responded_at, 'Asia/Shanghai') <= due) AS n_within, countIf(missed) AS n_missed
-    """
-    if bucket is None:
-        return (await ch.query(f"SELECT {figures} FROM ({per_complaint})", params))[0]
-    return await ch.query(
-        f"""
-        SELECT b.bucket, {figures}
-        FROM ({per_complaint}) AS f
-        INNER JOIN (SELECT complaint_id, {bucket} AS bucket {selected}) AS b USING complaint_id
-        GROUP BY b.bucket ORDER BY b.bucket
-        """,
-        params,
-    )
+Source = Literal["aggregates", "raw"]
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, CHINA)
+
+
+def _utc_naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def complaint_sources(filters: Filters, source: Source = "aggregates") -> tuple[str, str, dict[str, Any]]:
+    """Subqueries shaped like ``complaint_daily`` and ``complaint_store_daily`` for the filtered period, and their
+    parameters. Whole days (China Standard Time) come from the aggregate tables; a part-day at either end of the
+    period comes from the raw facts, so a period given to the millisecond still counts exactly. ``raw`` reads every
+    day from the raw facts: the reference the aggregates are tested against."""
+    common: list[str] = []
+    params: dict[str, Any] = {}
+    if filters.region:
+        common.append("startsWith(region, {region:String})")
+        params["region"] = region_prefix(filters.region)
+    if filters.platform:
+        common.append("platform_id = {platform:String}")
+        params["platform"] = filters.platform
+    if filters.category:
+        common.append("category = {category:String}")
+        params["category"] = filters.category
+    start_cn = filters.start.astimezone(CHINA)
+    first_day = start_cn.date() if start_cn == _midnight(start_cn.date()) else start_cn.date() + timedelta(days=1)
+    end_day = filters.end.astimezone(CHINA).date()
+    daily: list[str] = []
+    stores: list[str] = []
+    raw_ranges: list[tuple[datetime, datetime]] = []
+    if source == "aggregates" and first_day < end_day:
+        where = " AND ".join(["day >= {first_day:Date}", "day < {end_day:Date}", *common])
+        params |= {"first_day": first_day, "end_day": end_day}
+        daily.append(f"SELECT {', '.join(DAILY_COLUMNS)} FROM complaint_daily WHERE {where}")
+        stores.append(f"SELECT {', '.join(STORE_DAILY_COLUMNS)} FROM complaint_store_daily WHERE {where}")
+        if filters.start < _midnight(first_day):
+            raw_ranges.append((filters.start, _midnight(first_day)))
+        if _midnight(end_day) < filters.end:
+            raw_ranges.append((_midnight(end_day), filters.end))
+    else:
+        raw_ranges.append((filters.start, filters.end))
+    for n, (low, high) in enumerate(raw_ranges):
+        params |= {f"raw{n}_from": _utc_naive(low), f"raw{n}_to": _utc_naive(high)}
+        where = " AND ".join(
+            [f"received_at >= {{raw{n}_from:DateTime64(3, 'UTC')}}", f"received_at < {{raw{n}_to:DateTime64(3, 'UTC')}}", *common]
+        )
+        daily.append(raw_daily_sql(where))
+        stores.append(raw_store_daily_sql(where))
+    return f"({' UNION ALL '.join(daily)})", f"({' UNION ALL '.join(stores)})", params
+
+
+_FIRST_HANDLING: Final = "sum(assigned), sum(answered), sum(settled), sum(within_deadline), sum(deadline_missed)"
 
 
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-async def governance(ch: ClickHouse, filters: Filters, interval: Interval = "day") -> dict[str, Any]:
-    where, params = filters.where()
-    selected = f"FROM complaints FINAL WHERE {where}"
+async def governance(ch: ClickHouse, filters: Filters, interval: Interval = "day", source: Source = "aggregates") -> dict[str, Any]:
+    daily, _, params = complaint_sources(filters, source)
     total, complaints_n, reports_n = (
-        await ch.query(f"SELECT count(), countIf(kind = 'complaint'), countIf(kind = 'report') {selected}", params)
+        await ch.query(
+            f"SELECT sum(complaints), sumIf(complaints, kind = 'complaint'), sumIf(complaints, kind = 'report') FROM {daily}", params
+        )
     )[0]
-    by_platform = await ch.query(
-        f"SELECT platform_id, count() AS n {selected} GROUP BY platform_id ORDER BY n DESC, platform_id LIMIT 50", params
+
+    async def by(column: str, limit: str = "") -> list[tuple[Any, ...]]:
+        return await ch.query(
+            f"SELECT {column}, sum(complaints) AS n FROM {daily} GROUP BY {column} HAVING n > 0 ORDER BY n DESC, {column} {limit}", params
+        )
+
+    by_platform = await by("platform_id", "LIMIT 50")
+    by_category = await by("category")
+    by_region = await by("region", "LIMIT 50")
+    by_state = await by("state")
+    trend = await ch.query(
+        f"SELECT {_BUCKET[interval]} AS bucket, sum(complaints) AS n FROM {daily} GROUP BY bucket HAVING n > 0 ORDER BY bucket", params
     )
-    by_category = await ch.query(f"SELECT category, count() AS n {selected} GROUP BY category ORDER BY n DESC, category", params)
-    by_region = await ch.query(f"SELECT region, count() AS n {selected} GROUP BY region ORDER BY n DESC, region LIMIT 50", params)
-    moved = await ch.query(
-        f"""
-        SELECT state, count() AS n FROM (
-            SELECT complaint_id, argMax(state, at) AS state FROM complaint_transitions FINAL
-            WHERE complaint_id IN (SELECT complaint_id {selected}) GROUP BY complaint_id
-        ) GROUP BY state ORDER BY n DESC, state
-        """,
-        params,
-    )
-    still_received = int(total) - sum(int(n) for _, n in moved)
-    by_state = sorted(
-        [(s, int(n)) for s, n in moved if s != "received"]
-        + [("received", still_received + sum(int(n) for s, n in moved if s == "received"))],
-        key=lambda p: (-p[1], p[0]),
-    )
-    trend = await ch.query(f"SELECT {_BUCKET[interval]} AS bucket, count() AS n {selected} GROUP BY bucket ORDER BY bucket", params)
-    assigned, responded, settled, within, missed = await _first_handling(ch, selected, params)
+    assigned, responded, settled, within, missed = (await ch.query(f"SELECT {_FIRST_HANDLING} FROM {daily}", params))[0]
     return {
         "complaints": {
             "total": int(total),
@@ -180,7 +196,7 @@ async def governance(ch: ClickHouse, filters: Filters, interval: Interval = "day
             "by_platform": _pairs(by_platform, "platform_id"),
             "by_category": _pairs(by_category, "category"),
             "by_region": _pairs(by_region, "region"),
-            "by_state": [{"state": s, "count": n} for s, n in by_state if n],
+            "by_state": _pairs(by_state, "state"),
             "trend": [{"day" if interval == "day" else interval: d.isoformat(), "count": int(n)} for d, n in trend],
             "interval": interval,
         },
@@ -268,15 +284,16 @@ def _per(count: int, size: Decimal | int | None, unit: int) -> float | None:
     return round(count * unit / float(size), 4) if size else None
 
 
-async def platform_detail(ch: ClickHouse, platform_id: str, filters: Filters, interval: Interval = "day") -> dict[str, Any] | None:
+async def platform_detail(
+    ch: ClickHouse, platform_id: str, filters: Filters, interval: Interval = "day", source: Source = "aggregates"
+) -> dict[str, Any] | None:
     profile = await ch.query(
         "SELECT name, uscc, domicile_region, type, operating_model, main_categories, connected_to_canal, version "
         "FROM platforms FINAL WHERE platform_id = {p:String}",
         {"p": platform_id},
     )
-    where, params = Filters(filters.start, filters.end, filters.region, platform_id, filters.category).where()
-    selected = f"FROM complaints FINAL WHERE {where}"
-    (total,) = (await ch.query(f"SELECT count() {selected}", params))[0]
+    daily, by_store, params = complaint_sources(Filters(filters.start, filters.end, filters.region, platform_id, filters.category), source)
+    (total,) = (await ch.query(f"SELECT sum(complaints) FROM {daily}", params))[0]
     if not profile and not total:
         return None
     (stores,) = (await ch.query("SELECT count() FROM stores FINAL WHERE platform_id = {p:String} AND open = 1", {"p": platform_id}))[0]
@@ -285,13 +302,20 @@ async def platform_detail(ch: ClickHouse, platform_id: str, filters: Filters, in
         "GROUP BY category ORDER BY n DESC LIMIT 20",
         {"p": platform_id},
     )
-    trend = await ch.query(f"SELECT {_BUCKET[interval]} AS bucket, count() AS n {selected} GROUP BY bucket ORDER BY bucket", params)
-    fh_trend = await _first_handling(ch, selected, params, bucket=_BUCKET[interval])
+    trends = await ch.query(
+        f"SELECT {_BUCKET[interval]} AS bucket, sum(complaints) AS n, {_FIRST_HANDLING} FROM {daily} "
+        "GROUP BY bucket HAVING n > 0 ORDER BY bucket",
+        params,
+    )
+    trend = [(bucket, n) for bucket, n, *_ in trends]
+    fh_trend = [(bucket, *figures) for bucket, _, *figures in trends]
     top_categories = await ch.query(
-        f"SELECT category, count() AS n {selected} GROUP BY category ORDER BY n DESC, category LIMIT 10", params
+        f"SELECT category, sum(complaints) AS n FROM {daily} GROUP BY category HAVING n > 0 ORDER BY n DESC, category LIMIT 10", params
     )
     top_merchants = await ch.query(
-        f"SELECT store_id, any(store_name), count() AS n {selected} GROUP BY store_id ORDER BY n DESC, store_id LIMIT 10", params
+        f"SELECT store_id, any(store_name), sum(complaints) AS n FROM {by_store} "
+        "GROUP BY store_id HAVING n > 0 ORDER BY n DESC, store_id LIMIT 10",
+        params,
     )
     first_month, last_month = months_of(filters.start, filters.end)
     g_where = ["platform_id = {platform:String}", "month >= {first_month:Date}", "month <= {last_month:Date}"]

@@ -11,12 +11,16 @@ from datetime import UTC, datetime
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from services.analytics import aggregates
+from services.analytics.aggregates import COMPLAINT_LOOKUP, TRANSITION_LOOKUP, Complaint, Step, complaint_from, step_from
 from services.analytics.clickhouse import ClickHouse
 from services.analytics.processors import COLUMNS, Position, ProcessorError, Rows, process
 from services.runtime.clock import Clock
 from services.runtime.consumer import Delivery, Rejected
 
 log = logging.getLogger("redshield.analytics.ingest")
+_LOOKUP_COLUMNS = ("complaint_id", "platform_id", "received_at", "kind", "category", "region", "store_id", "store_name")
+_STEP_COLUMNS = ("complaint_id", "event_id", "type", "state", "at", "deadline_kind", "deadline_due", "outcome")
 
 INGESTED_ROWS = Counter("redshield_analytics_ingested_rows_total", "Rows inserted into ClickHouse", ["table"])
 INSERT_SECONDS = Histogram(
@@ -70,6 +74,12 @@ class Ingest:
             moment = delivery.envelope.time
             if newest is None or moment > newest:
                 newest = moment
+        if "complaints" in merged or "complaint_transitions" in merged:
+            # Deltas first, measured against the facts as stored before this batch; then the facts. A retry of
+            # the batch reuses the tokens, so deltas already in are dropped even though the facts moved meanwhile.
+            moved = await self.aggregate_deltas(merged)
+            tables = {"complaint_daily": moved.daily, "complaint_store_daily": moved.store_daily}
+            merged = {table: rows for table, rows in tables.items() if rows} | merged
         # The raw events table goes last: once an event is there, every row made from it is in too.
         for table, table_rows in sorted(merged.items(), key=lambda item: item[0] == "events"):
             started = time.perf_counter()
@@ -82,3 +92,20 @@ class Ingest:
             if newest is not None:
                 FRESHNESS.set(max(0.0, (self.clock.now() - newest).total_seconds()))
         return rejected
+
+    async def aggregate_deltas(self, merged: dict[str, list[tuple[object, ...]]]) -> aggregates.Deltas:
+        batch_complaints = [complaint_from(dict(zip(COLUMNS["complaints"], row, strict=True))) for row in merged.get("complaints", [])]
+        batch_steps: dict[str, list[Step]] = {}
+        for row in merged.get("complaint_transitions", []):
+            values = dict(zip(COLUMNS["complaint_transitions"], row, strict=True))
+            batch_steps.setdefault(str(values["complaint_id"]), []).append(step_from(values))
+        ids = sorted({c.complaint_id for c in batch_complaints} | batch_steps.keys())
+        stored: dict[str, Complaint] = {}
+        for found in await self.ch.query(COMPLAINT_LOOKUP, {"ids": ids}):
+            complaint = complaint_from(dict(zip(_LOOKUP_COLUMNS, found, strict=True)))
+            stored.setdefault(complaint.complaint_id, complaint)
+        stored_steps: dict[str, list[Step]] = {}
+        for found in await self.ch.query(TRANSITION_LOOKUP, {"ids": ids}):
+            step = step_from(dict(zip(_STEP_COLUMNS, found, strict=True)))
+            stored_steps.setdefault(str(found[0]), []).append(step)
+        return aggregates.deltas(stored, stored_steps, batch_complaints, batch_steps)
