@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Final
 
 from fastapi import FastAPI
+from pydantic import Field
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -16,6 +17,7 @@ from services.bridge.apply import Applier
 from services.bridge.data_requests import DataRequests
 from services.bridge.platforms import Registry
 from services.bridge.reports import Reports
+from services.bridge.submission_deadlines import DeadlineWatch
 from services.bridge.submissions import Receiver
 from services.bridge.watch import Watch
 from services.runtime.calendar import default_calendar
@@ -47,6 +49,8 @@ class BridgeSettings(ServiceSettings):
     #: Largest delivery for a data request (a file), and largest one sent as JSON (parsed to check it).
     max_delivery_bytes: int = 4 * 1024**3
     max_delivery_json_bytes: int = 64 * 1024**2
+    #: Semi-annual submissions are due by the end of this day of January (H1) and July (H2), China time.
+    submission_deadline_day: int = Field(default=31, ge=1, le=31)
     #: How often the watch looks for overdue data requests and missed submission deadlines.
     watch_interval_seconds: float = 60.0
 
@@ -91,7 +95,8 @@ def build(settings: ServiceSettings | None = None, *, clock: Clock | None = None
     registry = Registry(clock=service.clock, cipher=cipher)
     receiver = Receiver(service, clock=service.clock, cipher=cipher, mac_key=digest_key, batch_size=config.submission_batch_rows,
                         stale_after_s=config.stale_upload_seconds)
-    applier = Applier(service, clock=service.clock, page_size=config.apply_page_rows, housekeeping=receiver.sweep_stale)
+    applier = Applier(service, clock=service.clock, page_size=config.apply_page_rows, housekeeping=receiver.sweep_stale,
+                      deadline_day=config.submission_deadline_day)
     service.on_start(applier.start)
     service.on_stop(applier.stop)
     app = service.app(title="redshield bridge (红盾云桥)", description="Government–platform data exchange: platform registry, "
@@ -107,11 +112,13 @@ def build(settings: ServiceSettings | None = None, *, clock: Clock | None = None
     requests = DataRequests(service, clock=service.clock, calendar=default_calendar(),
                             delivery_dir=config.delivery_dir or service.shared.var_dir / "bridge" / "deliveries",
                             max_bytes=config.max_delivery_bytes, max_json_bytes=config.max_delivery_json_bytes)
-    watch = Watch(requests, interval_s=config.watch_interval_seconds)
+    deadlines = DeadlineWatch(service, clock=service.clock, deadline_day=config.submission_deadline_day)
+    watch = Watch(requests, deadlines, interval_s=config.watch_interval_seconds)
     service.background("watch", watch.run)
-    exchange_api.install(app, service, reports, requests)
+    exchange_api.install(app, service, reports, requests, deadlines)
     for model in BRIDGE_EVENTS:
         service.documents(model.topic, model)
     app.state.bridge = (registry, receiver, applier)
     app.state.watch = watch
+    app.state.deadlines = deadlines
     return service, app

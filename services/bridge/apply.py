@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts import topics
 from contracts.envelope import Envelope
-from contracts.events.bridge import StoreClosed, StoreRegistered, StoreUpdated
+from contracts.events.bridge import StoreClosed, StoreRegistered, StoreUpdated, SubmissionApplied
+from services.bridge.deadlines import window
 from services.bridge.platforms import SOURCE
 from services.bridge.store import STORE_FIELDS, findings, for_update, platforms, staged_stores, stores, submissions, write_audit
 from services.bridge.submissions import State
@@ -88,8 +89,9 @@ def _outbox_row(event_type: str, dataschema: str, subject: str, data: dict[str, 
 
 class Applier:
     def __init__(self, service: Service, *, clock: Clock, page_size: int = 5000, poll_interval: float = 2.0,
-                 housekeeping: Callable[[], Awaitable[object]] | None = None) -> None:
+                 housekeeping: Callable[[], Awaitable[object]] | None = None, deadline_day: int = 31) -> None:
         self.service = service
+        self.deadline_day = deadline_day
         self.housekeeping = housekeeping
         self.clock = clock
         self.page_size = page_size
@@ -162,7 +164,8 @@ class Applier:
             if sub is None or sub.state != State.STAGED:
                 return False  # another replica applied it first
             # One platform's submissions apply one at a time, whatever the number of replicas.
-            await conn.execute(for_update(sa.select(platforms.c.platform_id).where(platforms.c.platform_id == sub.platform_id), conn))
+            domicile = (await conn.execute(for_update(sa.select(platforms.c.domicile_region)
+                                                      .where(platforms.c.platform_id == sub.platform_id), conn))).scalar_one_or_none()
             now = self.clock.now()
             registered, updated = await self._emit_changes(conn, sub, now)
             closed = await self._emit_closures(conn, sub, now)
@@ -174,11 +177,22 @@ class Applier:
                                .values(state=State.APPLIED, applied_at=now, **counts))
             await write_audit(conn, at=now, actor=sub.submitted_by, role="platform", action="submission.applied",
                               target=f"submission:{submission_id}", detail={"platform_id": sub.platform_id, "period": sub.period, **counts})
+            await conn.execute(sa.insert(outbox), [self._applied_row(sub, counts, now, domicile)])
             await uow.commit()
         self.service.committed.set()  # wake the relay: the events are in the outbox
         self._failures.pop(submission_id, None)
         log.info("submission applied", extra={"fields": {"submission_id": submission_id, **counts}})
         return True
+
+    def _applied_row(self, sub: Any, counts: dict[str, int], now: datetime, region: str | None) -> dict[str, Any]:
+        """The submission itself as one event, whatever it changed: each one is a data exchange, counted once."""
+        win = window(sub.period, deadline_day=self.deadline_day)
+        received = sub.received_at if sub.received_at.tzinfo else sub.received_at.replace(tzinfo=UTC)
+        event = SubmissionApplied(platform_id=sub.platform_id, submission_id=sub.submission_id, period=sub.period, received_at=received,
+                                  applied_at=now, deadline=win.deadline, on_time=received < win.deadline, rows_total=sub.rows_total,
+                                  rows_staged=sub.rows_staged, rows_refused=sub.rows_refused, rows_flagged=sub.rows_flagged, **counts)
+        return _outbox_row(event.event_type, event.dataschema(), sub.platform_id, event.model_dump(mode="json"), now=now, region=region,
+                           platform_id=sub.platform_id, trace_id=sub.trace_id)
 
     async def _emit_changes(self, conn: AsyncConnection, sub: Any, now: datetime) -> tuple[int, int]:
         s, st = staged_stores, stores

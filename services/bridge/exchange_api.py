@@ -7,10 +7,12 @@ from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.exc import IntegrityError
 
 from services.bridge.data_requests import DataRequests, NotFound, NotJson, TooLarge, delivery_view, request_view
+from services.bridge.deadlines import Standing, period_of
 from services.bridge.domain import Refused
 from services.bridge.forms import DataRequestForm
 from services.bridge.report_rules import ReportRefused
 from services.bridge.reports import NoSuchPlatform, Reports, report_view
+from services.bridge.submission_deadlines import DeadlineWatch, standings
 from services.runtime.auth import Caller, Role
 from services.runtime.http import Problem, require_role
 from services.runtime.service import Service
@@ -42,7 +44,7 @@ def refused(exc: Refused) -> Problem:
     return Problem(422, "Refused", exc.detail, PROBLEMS + exc.reason, errors=errors)
 
 
-def build_router(service: Service, reports: Reports, requests: DataRequests) -> APIRouter:
+def build_router(service: Service, reports: Reports, requests: DataRequests, deadlines: DeadlineWatch) -> APIRouter:
     router = APIRouter(prefix="/v1")
     CurrentCaller = Annotated[Caller, Depends(service.current_caller)]
 
@@ -165,8 +167,23 @@ def build_router(service: Service, reports: Reports, requests: DataRequests) -> 
             raise Problem(404, "Not found", f"no delivery {delivery_id} for data request {request_id}")
         return FileResponse(found[0]["path"], media_type=found[0]["content_type"], headers={"Digest": f"sha-256={found[0]['sha256']}"})
 
+    # -- semi-annual submission deadlines ---------------------------------------------------------------------------
+    @router.get("/submission-deadlines", tags=["submissions"],
+                summary="Who has submitted for a period (default: the current one): on time, late, missing, pending",
+                description="A platform sees only its own line.")
+    async def submission_deadlines(caller: CurrentCaller,
+                                   period: Annotated[str | None, Query(pattern=r"^[0-9]{4}H[12]$")] = None) -> dict[str, Any]:
+        now = deadlines.clock.now()
+        win = deadlines.window(period or period_of(now))
+        only = caller.platform_id if caller.role is Role.PLATFORM else None
+        async with service.uow() as uow:
+            lines = await standings(uow.conn, win, now=now, only=only)
+        counts = {s.value: sum(1 for line in lines if line["standing"] == s) for s in Standing}
+        return {"period": win.period, "opens_at": win.opens_at.isoformat(), "deadline": win.deadline.isoformat(),
+                "counts": counts, "platforms": lines}
+
     return router
 
 
-def install(app: FastAPI, service: Service, reports: Reports, requests: DataRequests) -> None:
-    app.include_router(build_router(service, reports, requests))
+def install(app: FastAPI, service: Service, reports: Reports, requests: DataRequests, deadlines: DeadlineWatch) -> None:
+    app.include_router(build_router(service, reports, requests, deadlines))

@@ -197,6 +197,16 @@ data_deliveries = sa.Table(
     sa.UniqueConstraint("request_id", "sha256", name="uq_data_deliveries_content"),
 )
 
+#: Platforms noted as not having submitted for a period by its deadline: the key makes the note (and its event) once.
+missed_submissions = sa.Table(
+    "missed_submissions",
+    metadata,
+    sa.Column("platform_id", sa.String(32), primary_key=True),
+    sa.Column("period", sa.String(6), primary_key=True),
+    sa.Column("deadline", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("noted_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 #: Insert-only: who did what, when, to which object.
 audit = sa.Table(
     "audit",

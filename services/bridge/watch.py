@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from services.bridge.data_requests import DataRequests
+from services.bridge.submission_deadlines import DeadlineWatch
 
 log = logging.getLogger("redshield.bridge.watch")
 
@@ -17,15 +18,17 @@ log = logging.getLogger("redshield.bridge.watch")
 @dataclass(frozen=True, slots=True)
 class Tick:
     requests_overdue: int
+    submissions_missed: int
 
 
 class Watch:
-    def __init__(self, requests: DataRequests, *, interval_s: float) -> None:
+    def __init__(self, requests: DataRequests, deadlines: DeadlineWatch, *, interval_s: float) -> None:
         self.requests = requests
+        self.deadlines = deadlines
         self.interval_s = interval_s
 
     async def tick(self) -> Tick:
-        return Tick(requests_overdue=await self.requests.mark_overdue())
+        return Tick(requests_overdue=await self.requests.mark_overdue(), submissions_missed=await self.deadlines.note_missed())
 
     async def run(self) -> None:
         while True:

@@ -122,12 +122,16 @@ async def test_the_difference_to_the_last_submission_becomes_registered_updated_
     second = await settled(bridge, (await submit(bridge, ndjson(second_rows), period="2026H2")).json()["submission_id"])
     assert (second["registered"], second["updated"], second["closed"], second["unchanged"]) == (1, 1, 1, 3)
 
-    records = await read_topic(kafka_bootstrap, prefix + topics.BRIDGE_SUBJECTS, 1 + 5 + 3)
+    records = await read_topic(kafka_bootstrap, prefix + topics.BRIDGE_SUBJECTS, 1 + 5 + 1 + 3 + 1)
     events = [from_record(r.key, r.value, r.headers) for r in records]
     for envelope in events:  # what travels validates against the contract, whatever the fast path built
         EVENT_MODELS[envelope.type].model_validate(envelope.data)
+    # Each submission is also one event of its own (one data exchange), with its counts.
+    applied = {e.data["submission_id"]: e.data for e in events if e.type == "redshield.bridge.submission.applied.v1"}
+    assert set(applied) == {first["submission_id"], second["submission_id"]}
+    assert (applied[second["submission_id"]]["registered"], applied[second["submission_id"]]["closed"]) == (1, 1)
     # Partitions keep each store's order, not the topic's: pick the second submission's events by their data.
-    tail = [e for e in events if e.data.get("submission_id") == second["submission_id"]]
+    tail = [e for e in events if e.data.get("submission_id") == second["submission_id"] and ".store." in e.type]
     assert {(e.type.split(".")[3], e.subject) for e in tail} == {("registered", "P001/S000005"), ("updated", "P001/S000002"),
                                                                    ("closed", "P001/S000000")}
     updated = next(e for e in tail if e.type.endswith("updated.v1"))
@@ -136,11 +140,11 @@ async def test_the_difference_to_the_last_submission_becomes_registered_updated_
     closed = (await bridge.http.get("/v1/platforms/P001/stores/S000000", headers=bridge.auth("regulator"))).json()
     assert closed["status"] == "closed"
 
-    # The same file again: nothing changes, nothing is published.
+    # The same file again: no store changes, so only the submission itself (one more exchange) is published.
     before = await outbox_count(bridge)
     again = await settled(bridge, (await submit(bridge, ndjson(second_rows), period="2026H2")).json()["submission_id"])
     assert (again["registered"], again["updated"], again["closed"], again["unchanged"]) == (0, 0, 0, 5)
-    assert await outbox_count(bridge) == before
+    assert await outbox_count(bridge) == before + 1
 
 
 async def test_a_refused_row_does_not_close_its_store(bridge: Running) -> None:
@@ -265,7 +269,7 @@ async def test_a_person_overrides_a_flagged_uscc_once_for_every_store_and_later_
     valid = await bridge.http.post("/v1/uscc-overrides", json={"uscc": good, "reason": "没有必要的覆盖"}, headers=bridge.auth("regulator"))
     assert valid.status_code == 422
 
-    records = await read_topic(kafka_bootstrap, prefix + topics.BRIDGE_SUBJECTS, 2 + 4 + 2)
+    records = await read_topic(kafka_bootstrap, prefix + topics.BRIDGE_SUBJECTS, 2 + 4 + 2 + 2)
     overrides = [e for e in (from_record(r.key, r.value, r.headers) for r in records) if e.data.get("changed") == ["uscc_check"]]
     assert {(e.subject, e.data["uscc_check"], tuple(e.data["changed"])) for e in overrides} == {
         ("P001/S000007", "overridden", ("uscc_check",)), ("P002/S000007", "overridden", ("uscc_check",))}
