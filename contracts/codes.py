@@ -49,6 +49,10 @@ class IntakeChannel(StrEnum):
 
     PLATFORM_API = "platform_api"
     PLATFORM_FEED = "platform_feed"
+    # The bureau's own channels, entered by an officer.
+    HOTLINE = "hotline"
+    COUNTER = "counter"
+    NATIONAL_12315 = "12315"
 
 
 class RuleSet(StrEnum):

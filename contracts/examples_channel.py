@@ -19,6 +19,9 @@ from contracts.events.channel import (
     ComplaintDeadlineApproaching,
     ComplaintDeadlineMissed,
     ComplaintEscalated,
+    ComplaintFactsMerged,
+    ComplaintFlagCleared,
+    ComplaintFlagged,
     ComplaintMediationEnded,
     ComplaintMediationStarted,
     ComplaintPlatformResponded,
@@ -119,5 +122,21 @@ GOLDEN_CHANNEL: Final[dict[str, list[Golden]]] = {
     ComplaintEscalated.event_type: [
         _report(ComplaintEscalated, "2026-04-08T17:00:00+08:00", 116, state="escalated_as_clue", previous_state="verification", by="bureau",
                 finding="店铺销售的耳机经品牌方鉴定为假冒注册商标商品。"),
+    ],
+    ComplaintFactsMerged.event_type: [
+        # The same reporter about the same store, with new facts: the clock of the open report starts again.
+        _report(ComplaintFactsMerged, "2026-03-10T09:00:00+08:00", 117, state="verification", previous_state="verification",
+                by="system", platform_complaint_id="JD-R-5521",
+                deadline={"kind": "verification", "due": "2026-03-31", "provisional": False}),
+    ],
+    ComplaintFlagged.event_type: [
+        _complaint(ComplaintFlagged, "2026-11-20T09:30:02.500+08:00", 118, state="assigned_to_platform",
+                   flag_id="019a9c4e-5a00-7000-8000-0000000000f1", pattern="volume", detail="12 filings by this consumer within 30 days",
+                   rule_id="claimants/volume"),
+    ],
+    ComplaintFlagCleared.event_type: [
+        _complaint(ComplaintFlagCleared, "2026-11-23T10:00:00+08:00", 119, state="assigned_to_platform",
+                   flag_id="019a9c4e-5a00-7000-8000-0000000000f1", pattern="volume", by="bureau",
+                   reason="核实为家庭共用手机号，非职业索赔。"),
     ],
 }

@@ -58,13 +58,22 @@ class Order(_Closed):
 class Consumer(_Closed):
     name: Annotated[str, StringConstraints(min_length=1, max_length=50, strip_whitespace=True)]
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 -]{5,20}$")]
+    address: Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)] | None = None
+
+
+class FiledKind(StrEnum):
+    """What a filing is; a mixed one is split into a complaint and a report, each an item of its own kind."""
+
+    COMPLAINT = "complaint"
+    REPORT = "report"
+    MIXED = "mixed"
 
 
 class ComplaintFiling(_Closed):
     """What a platform files: the HTTP body of ``POST /v1/complaints`` and the data of a feed record."""
 
     platform_complaint_id: ShortText
-    kind: FilingKind
+    kind: FiledKind
     received_at: AwareDatetime
     merchant: Merchant
     order: Order
@@ -114,6 +123,7 @@ class ComplaintReceived(EventData):
     category: ComplaintCategory
     description: str
     consumer_hash: str | None = Field(default=None, description="HMAC-SHA256 of the consumer, salted per deployment")
+    linked_complaint_id: str | None = Field(default=None, description="The other part of a mixed filing (its complaint or its report)")
 
 
 # -- the handling of a complaint or report: states, grounds and one event per transition ---------------------
@@ -317,6 +327,44 @@ class ComplaintClosed(_Transition):
     reason: str | None = None
 
 
+class ComplaintFactsMerged(_Transition):
+    event_type: ClassVar[str] = "redshield.channel.complaint.facts_merged.v1"
+    summary: ClassVar[str] = (
+        "A repeat report by the same reporter brought new facts: merged into the open report, whose verification restarts."
+    )
+
+    platform_complaint_id: str = Field(description="The repeat filing whose facts were merged (the platform's or intake's id)")
+
+
+class ClaimantPattern(StrEnum):
+    """Signs of a professional claimant (职业索赔人), flagged for a person to review, never refused for."""
+
+    VOLUME = "volume"  # many filings by one consumer within the window
+    BULK = "bulk"  # many filings by one consumer arriving together
+    SHARED_PHONE = "shared_phone"  # one phone number under several names
+    SHARED_ADDRESS = "shared_address"  # one address for several consumers
+
+
+class ComplaintFlagged(_ComplaintEvent):
+    event_type: ClassVar[str] = "redshield.channel.complaint.flagged.v1"
+    summary: ClassVar[str] = "An item was flagged for review: its consumer's filings match a professional-claimant pattern."
+
+    flag_id: str
+    pattern: ClaimantPattern
+    detail: str = Field(description="What was seen, in figures (counts and window), never who")
+    rule_id: str = Field(description="The threshold the pattern was measured against (rules.py)")
+
+
+class ComplaintFlagCleared(_ComplaintEvent):
+    event_type: ClassVar[str] = "redshield.channel.complaint.flag_cleared.v1"
+    summary: ClassVar[str] = "An officer reviewed a flag and cleared it, with a reason."
+
+    flag_id: str
+    pattern: ClaimantPattern
+    by: ActorRole
+    reason: str
+
+
 class ComplaintDeadlineApproaching(_ComplaintEvent):
     event_type: ClassVar[str] = "redshield.channel.complaint.deadline_approaching.v1"
     summary: ClassVar[str] = "A deadline is near (a configured number of working days before its last day)."
@@ -346,4 +394,7 @@ HANDLING_EVENTS: tuple[type[_ComplaintEvent], ...] = (
     ComplaintClosed,
     ComplaintDeadlineApproaching,
     ComplaintDeadlineMissed,
+    ComplaintFactsMerged,
+    ComplaintFlagged,
+    ComplaintFlagCleared,
 )

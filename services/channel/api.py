@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from contracts.codes import IntakeChannel
 from contracts.events.channel import ComplaintFiling, ComplaintState, DeadlineRef, FirstHandlingAnswer
-from services.channel import bureau_track, first_handling, store
+from services.channel import batch, bureau_intake, bureau_track, first_handling, receipts_api, store
 from services.channel.domain import GroundRequired, IllegalTransition, IntakeRejected
 from services.channel.handling import Handling, UnknownComplaint
 from services.channel.intake import Intake
@@ -24,6 +24,11 @@ from services.runtime.service import Service
 class Accepted(BaseModel):
     complaint_id: str
     duplicate: bool
+    kind: str = Field(description="complaint or report; a mixed filing answers with its complaint part")
+    receipt_code: str = Field(description="For the consumer: looks the item up at GET /v1/receipts/{code}, no account needed")
+    linked_complaint_id: str | None = Field(default=None, description="The report part of a mixed filing")
+    linked_receipt_code: str | None = None
+    repeat: str | None = Field(default=None, description="A repeat report answered with the open one: same_facts or new_facts (merged)")
 
 
 class PlatformItem(BaseModel):
@@ -39,6 +44,8 @@ class PlatformItem(BaseModel):
     amount: str
     region: str
     deadline: DeadlineRef | None = None
+    receipt_code: str
+    linked_complaint_id: str | None = None
 
 
 class PlatformPage(BaseModel):
@@ -61,16 +68,22 @@ def build_router(service: Service, intake: Intake, handling: Handling) -> APIRou
                 await uow.commit()
         except IntakeRejected as exc:
             raise Problem(422, "Filing refused", exc.detail, PROBLEMS + exc.reason) from exc
-        return JSONResponse({"complaint_id": filed.complaint_id, "duplicate": filed.duplicate}, status_code=202)
+        return JSONResponse(filed.body(), status_code=202)
 
     @router.get("/complaints/{complaint_id}", summary="One complaint, as far as the caller may see it")
     async def get_complaint(complaint_id: str, caller: CurrentCaller) -> dict[str, Any]:
         async with service.uow() as uow:
             row = await store.get_complaint(uow.conn, complaint_id)
-        if row is None or not _may_see(caller, row):
-            # Another tenant's item answers exactly like a missing one.
-            raise Problem(404, "Not found", f"no complaint {complaint_id}")
-        row["amount"] = str(row["amount"])
+            if row is None or not _may_see(caller, row):
+                # Another tenant's item answers exactly like a missing one.
+                raise Problem(404, "Not found", f"no complaint {complaint_id}")
+            row["amount"] = str(row["amount"])
+            row["receipt_code"] = intake.receipt(complaint_id)
+            if row["kind"] == "report":
+                row["facts"] = await store.facts_of(uow.conn, complaint_id)
+            if caller.role is not Role.PLATFORM:
+                # Flags are for the bureau's review; a platform must not treat a consumer differently for them.
+                row["flags"] = (await store.flags_of(uow.conn, [complaint_id])).get(complaint_id, [])
         return row
 
     @router.get("/platform/complaints", response_model=PlatformPage, summary="The calling platform's items, oldest first, by cursor")
@@ -87,7 +100,7 @@ def build_router(service: Service, intake: Intake, handling: Handling) -> APIRou
             rows = await store.list_for_platform(uow.conn, caller.platform_id, state=state, after=after, limit=limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
-        items = [_platform_item(row) for row in rows]
+        items = [_platform_item(row, intake.receipt(row["complaint_id"])) for row in rows]
         return PlatformPage(items=items, next_cursor=_encode_cursor(rows[-1]["complaint_id"]) if more else None)
 
     @router.post("/complaints/{complaint_id}/answer", response_model=Moved,
@@ -109,14 +122,15 @@ def build_router(service: Service, intake: Intake, handling: Handling) -> APIRou
     return router
 
 
-def _platform_item(row: dict[str, Any]) -> PlatformItem:
+def _platform_item(row: dict[str, Any], receipt_code: str) -> PlatformItem:
     deadline = None
     if row["deadline_kind"] is not None:
         deadline = DeadlineRef(kind=row["deadline_kind"], due=row["deadline_due"], provisional=bool(row["deadline_provisional"]))
     return PlatformItem(
         complaint_id=row["complaint_id"], platform_complaint_id=row["platform_complaint_id"], kind=row["kind"], state=row["state"],
         received_at=row["received_at"].isoformat(), category=row["category"], store_id=row["store_id"], store_name=row["store_name"],
-        order_id=row["order_id"], amount=str(row["amount"]), region=row["region"], deadline=deadline,
+        order_id=row["order_id"], amount=str(row["amount"]), region=row["region"], deadline=deadline, receipt_code=receipt_code,
+        linked_complaint_id=row["linked_complaint_id"],
     )
 
 
@@ -147,3 +161,6 @@ def _may_see(caller: Caller, row: dict[str, Any]) -> bool:
 def install(app: FastAPI, service: Service, intake: Intake, handling: Handling) -> None:
     app.include_router(build_router(service, intake, handling))
     app.include_router(bureau_track.build_router(service, handling))
+    app.include_router(batch.build_router(service, intake))
+    app.include_router(receipts_api.build_router(service, intake, handling))
+    app.include_router(bureau_intake.build_router(service, intake, handling))

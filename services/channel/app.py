@@ -27,6 +27,9 @@ class ChannelSettings(ServiceSettings):
     pii_key: str | None = None
     #: Salt of the consumer hash that events carry instead of personal data. REDSHIELD_CHANNEL_CONSUMER_HASH_SALT.
     consumer_hash_salt: str | None = None
+    #: Key receipt codes are derived from and looked up with. REDSHIELD_CHANNEL_RECEIPT_KEY. Changing it
+    #: invalidates every code given out.
+    receipt_key: str | None = None
     #: First-handling working days agreed with individual platforms, e.g. '{"P001": 7}' (default: the rule set's).
     first_handling_days: dict[str, int] = Field(default_factory=dict)
     #: Platforms whose complaints skip first handling and go straight to the bureau, e.g. '["P009"]'.
@@ -46,7 +49,8 @@ def build(settings: ChannelSettings | None = None, *, clock: Clock | None = None
     policy = FirstHandlingPolicy(days_by_platform=dict(settings.first_handling_days),
                                  not_connected=frozenset(settings.platforms_without_first_handling))
     handling = Handling(clock=service.clock, calendar=calendar, policy=policy)
-    intake = Intake(handling=handling, cipher=cipher, hash_salt=salt, home_region=settings.home_region)
+    receipt_key = dev_secret(service.shared, "REDSHIELD_CHANNEL_RECEIPT_KEY", settings.receipt_key).encode()
+    intake = Intake(handling=handling, cipher=cipher, hash_salt=salt, home_region=settings.home_region, receipt_key=receipt_key)
     scheduler = DeadlineScheduler(uow=service.uow, handling=handling, interval=settings.deadline_scan_interval_ms / 1000)
     service.on_start(scheduler.start)
     service.on_stop(scheduler.stop)

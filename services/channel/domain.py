@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from contracts.codes import FilingKind, IntakeChannel, RuleSet
 from contracts.events.channel import (
     ActorRole,
     AnswerOutcome,
+    ClaimantPattern,
     ClosingOutcome,
     ComplaintAccepted,
     ComplaintAssigned,
@@ -26,6 +28,7 @@ from contracts.events.channel import (
     ComplaintDeadlineApproaching,
     ComplaintDeadlineMissed,
     ComplaintEscalated,
+    ComplaintFactsMerged,
     ComplaintFiling,
     ComplaintMediationEnded,
     ComplaintMediationStarted,
@@ -38,6 +41,7 @@ from contracts.events.channel import (
     Consumer,
     DeadlineKind,
     DeadlineRef,
+    FiledKind,
     FirstHandlingAnswer,
     MediationEndGround,
     MerchantRef,
@@ -47,7 +51,7 @@ from contracts.events.channel import (
 )
 from contracts.events.channel import ComplaintState as ComplaintState  # re-exported: the domain's vocabulary
 from services.channel.rules import RULE_SETS as RULE_SETS  # re-exported for callers of the intake rules
-from services.channel.rules import ComplaintRules, FirstHandlingPolicy, Period, rules_of
+from services.channel.rules import ClaimantPatterns, ComplaintRules, FirstHandlingPolicy, Period, Threshold, rules_of
 from services.channel.rules import rule_set_for as rule_set_for
 from services.runtime.calendar import CHINA_TIME as CHINA_TIME
 from services.runtime.calendar import Deadline, WorkingCalendar, china_day
@@ -69,6 +73,39 @@ def consumer_hash(salt: bytes, consumer: Consumer | None) -> str | None:
     return hmac.new(salt, phone.encode(), hashlib.sha256).hexdigest()
 
 
+def _plain(text: str) -> str:
+    """Text as people mean it: full-width and half-width alike, case, spaces and punctuation ignored."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(ch for ch in folded if not (ch.isspace() or unicodedata.category(ch).startswith(("P", "S"))))
+
+
+def name_hash(salt: bytes, consumer: Consumer | None) -> str | None:
+    """Salted hash of the consumer's name: to see one phone under several names without keeping the names."""
+    if consumer is None:
+        return None
+    return hmac.new(salt, b"name:" + _plain(consumer.name).encode(), hashlib.sha256).hexdigest()
+
+
+def address_hash(salt: bytes, consumer: Consumer | None) -> str | None:
+    """Salted hash of the consumer's address: to see one address used by several consumers."""
+    if consumer is None or not consumer.address:
+        return None
+    return hmac.new(salt, b"address:" + _plain(consumer.address).encode(), hashlib.sha256).hexdigest()
+
+
+def facts_digest(description: str) -> str:
+    """The facts of a filing, normalised: two reports with the same digest tell the same thing."""
+    return hashlib.sha256(_plain(description).encode()).hexdigest()
+
+
+#: The items a filing becomes: a mixed filing is split into a complaint and a report (DOMAIN.md).
+PARTS: Final[Mapping[FiledKind, tuple[FilingKind, ...]]] = {
+    FiledKind.COMPLAINT: (FilingKind.COMPLAINT,),
+    FiledKind.REPORT: (FilingKind.REPORT,),
+    FiledKind.MIXED: (FilingKind.COMPLAINT, FilingKind.REPORT),
+}
+
+
 class IntakeRejected(ValueError):
     """A filing that cannot enter the canal, with the reason a platform can act on."""
 
@@ -84,11 +121,15 @@ class Complaint:
     platform_id: str
     intake: IntakeChannel
     filing: ComplaintFiling
+    #: Its own kind: the filing's, or, for a part of a mixed filing, the part's.
+    kind: FilingKind
     rule_set: RuleSet
     region: str
     consumer_hash: str | None
     state: ComplaintState
     created_at: datetime
+    #: The other part of a mixed filing.
+    linked_complaint_id: str | None = None
 
 
 #: Platform clocks drift; a filing stamped a little ahead of ours is still accepted.
@@ -111,13 +152,24 @@ def receive(
     home_region: str,
     hash_salt: bytes,
     platform_domicile: str | None = None,
+    kind: FilingKind | None = None,
+    linked_complaint_id: str | None = None,
 ) -> Complaint:
+    """One item from a filing; a mixed filing gives two, each received with its ``kind`` (see :data:`PARTS`)."""
     check_filing(filing, now)
+    if kind is None:
+        if filing.kind is FiledKind.MIXED:
+            raise ValueError("a mixed filing is received part by part: pass the kind of each part")
+        kind = FilingKind(filing.kind.value)
+    elif kind not in PARTS[filing.kind]:
+        raise ValueError(f"a {filing.kind} filing has no {kind} part")
     return Complaint(
         complaint_id=complaint_id,
         platform_id=platform_id,
         intake=intake,
         filing=filing,
+        kind=kind,
+        linked_complaint_id=linked_complaint_id,
         rule_set=rule_set_for(filing.received_at),
         region=jurisdiction(filing.merchant.region, platform_domicile, home_region),
         consumer_hash=consumer_hash(hash_salt, filing.consumer),
@@ -132,7 +184,7 @@ def received_event(complaint: Complaint) -> ComplaintReceived:
         complaint_id=complaint.complaint_id,
         platform_id=complaint.platform_id,
         platform_complaint_id=f.platform_complaint_id,
-        kind=f.kind,
+        kind=complaint.kind,
         intake=complaint.intake,
         received_at=f.received_at,
         rule_set=complaint.rule_set,
@@ -143,6 +195,7 @@ def received_event(complaint: Complaint) -> ComplaintReceived:
         category=f.category,
         description=f.description,
         consumer_hash=complaint.consumer_hash,
+        linked_complaint_id=complaint.linked_complaint_id,
     )
 
 
@@ -281,7 +334,7 @@ def track_of(complaint: Complaint) -> Track:
         platform_id=complaint.platform_id,
         platform_complaint_id=complaint.filing.platform_complaint_id,
         region=complaint.region,
-        kind=complaint.filing.kind,
+        kind=complaint.kind,
         rule_set=complaint.rule_set,
         state=complaint.state,
     )
@@ -314,6 +367,7 @@ TransitionEvent = (
     | ComplaintVerificationExtended
     | ComplaintEscalated
     | ComplaintClosed
+    | ComplaintFactsMerged
 )
 DeadlineEvent = ComplaintDeadlineApproaching | ComplaintDeadlineMissed
 
@@ -439,6 +493,17 @@ def disagree_with_settlement(track: Track, *, at: datetime, calendar: WorkingCal
     return refer_to_bureau(track, reason=ReferralReason.CONSUMER_DISAGREED, at=at, calendar=calendar, actor=actor)
 
 
+def answer_settlement(track: Track, *, agree: bool, at: datetime, calendar: WorkingCalendar, actor: Actor) -> Step:
+    """The consumer's word on a settlement. Only a settled item waits for it; from any other state the move
+    is illegal, named by both states (closing from 'accepted' is allowed for other outcomes, not for this one)."""
+    target = S.CLOSED if agree else S.AWAITING_ACCEPTANCE
+    if track.state is not S.PLATFORM_SETTLED:
+        raise IllegalTransition(track.state, target)
+    if agree:
+        return confirm_settlement(track, at=at, actor=actor)
+    return disagree_with_settlement(track, at=at, calendar=calendar, actor=actor)
+
+
 # -- the bureau's track ------------------------------------------------------------------------------------
 def accept(track: Track, *, at: datetime, actor: Actor) -> Step:
     _check_move(track, S.ACCEPTED)
@@ -532,6 +597,77 @@ def escalate(track: Track, *, finding: str | None, at: datetime, actor: Actor) -
         raise GroundRequired("escalating as a clue needs the finding: the suspected violation")
     return _step(track, S.ESCALATED_AS_CLUE, ComplaintEscalated, at=_aware(at), actor=actor, deadline=None,
                  ground="violation-suspected", detail=finding, fields={"finding": finding})
+
+
+def merge_facts(track: Track, *, platform_complaint_id: str, at: datetime, calendar: WorkingCalendar, actor: Actor = INTAKE) -> Step:
+    """A repeat report with new facts joins the open report, and its verification starts again from now."""
+    if track.kind is not FilingKind.REPORT or track.state is not S.VERIFICATION:
+        raise IllegalTransition(track.state, S.VERIFICATION)
+    deadline = _deadline(DeadlineKind.VERIFICATION, track.rules.verification, _aware(at), calendar)
+    return _step(track, S.VERIFICATION, ComplaintFactsMerged, at=at, actor=actor, deadline=deadline, ground="repeat-report-new-facts",
+                 detail=platform_complaint_id, fields={"platform_complaint_id": platform_complaint_id})
+
+
+@dataclass(frozen=True, slots=True)
+class OpenReport:
+    """What repeat detection knows of a reporter's open report about a merchant."""
+
+    complaint_id: str
+    facts: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    complaint_id: str
+    #: False: the same facts again, not handled again. True: new facts, merged and the clock restarted.
+    new_facts: bool
+
+
+def repeat_of(digest: str, open_report: OpenReport | None) -> Repeat | None:
+    """Whether a report repeats the reporter's open report about the same merchant (DOMAIN.md): the same
+    facts are not handled again; new facts are merged into it."""
+    if open_report is None:
+        return None
+    return Repeat(open_report.complaint_id, new_facts=digest not in open_report.facts)
+
+
+# -- professional claimants -------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ClaimantSigns:
+    """Counts around one new filing, each within its pattern's window and including the filing itself."""
+
+    filings: int  # by this consumer, within the volume window
+    recent_filings: int  # by this consumer, arriving together (this batch, or within the bulk window)
+    names_for_phone: int  # different names given with this phone number
+    consumers_at_address: int  # different consumers giving this address
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    pattern: ClaimantPattern
+    detail: str
+    rule_id: str
+
+
+def _window(threshold: Threshold) -> str:
+    days = threshold.window.days
+    return f"{days} days" if days else f"{int(threshold.window.total_seconds() // 3600)} hours"
+
+
+def claimant_flags(signs: ClaimantSigns, patterns: ClaimantPatterns) -> list[Flag]:
+    """Patterns a new filing's consumer matches. They raise flags for a person to review, and nothing else:
+    no filing is ever refused for them."""
+    flags = []
+    seen = (
+        (ClaimantPattern.VOLUME, patterns.volume, signs.filings, "filings by this consumer within"),
+        (ClaimantPattern.BULK, patterns.bulk, signs.recent_filings, "filings by this consumer arriving together, within"),
+        (ClaimantPattern.SHARED_PHONE, patterns.shared_phone, signs.names_for_phone, "different names with this phone number within"),
+        (ClaimantPattern.SHARED_ADDRESS, patterns.shared_address, signs.consumers_at_address, "different consumers at this address within"),
+    )
+    for pattern, threshold, count, what in seen:
+        if count >= threshold.count:
+            flags.append(Flag(pattern, f"{count} {what} {_window(threshold)}", threshold.rule_id))
+    return flags
 
 
 # -- deadlines -----------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
@@ -124,3 +124,32 @@ class FirstHandlingPolicy:
         if days is None:
             return rules.first_handling
         return Period(f"platform/{platform_id}/first-handling", days, DayCount.WORKING_DAYS, f"agreement with platform {platform_id}")
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """A pattern is seen when ``count`` filings (or names, or consumers) are reached within ``window``."""
+
+    rule_id: str
+    count: int
+    window: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimantPatterns:
+    """When a consumer's filings look like a professional claimant's (职业索赔人): flagged for review, never refused.
+
+    The figures are the canal's practice, not law; a bureau tunes them here.
+    """
+
+    #: Many filings by one consumer (same consumer hash) within the window.
+    volume: Threshold = Threshold("claimants/volume", 10, timedelta(days=30))
+    #: Many filings by one consumer arriving together: in one batch, or within a short window.
+    bulk: Threshold = Threshold("claimants/bulk", 5, timedelta(hours=1))
+    #: One phone number given under this many different names.
+    shared_phone: Threshold = Threshold("claimants/shared-phone", 3, timedelta(days=90))
+    #: One address given by this many different consumers (phone numbers).
+    shared_address: Threshold = Threshold("claimants/shared-address", 3, timedelta(days=90))
+
+
+CLAIMANT_PATTERNS: Final = ClaimantPatterns()

@@ -53,9 +53,59 @@ complaints = sa.Table(
     sa.Column("state_changed_at", sa.DateTime(timezone=True)),
     #: Bumped by every transition: a compare-and-set guard against two writers moving the same item.
     sa.Column("version", sa.Integer, nullable=False, server_default="0"),
-    sa.UniqueConstraint("platform_id", "platform_complaint_id", name="uq_complaints_platform_item"),
+    #: "whole", or which part of a mixed filing this item is ("complaint", "report"); the other part is linked.
+    sa.Column("filing_part", sa.String(16), nullable=False, server_default="whole"),
+    sa.Column("linked_complaint_id", sa.String(36)),
+    #: Keyed hash of the item's receipt code (the code itself is derived, never stored: see receipts.py).
+    sa.Column("receipt_hash", sa.String(64)),
+    #: An officer's intake: "<bureau region>/<intake id>", the key that makes the officer's filing idempotent.
+    sa.Column("intake_key", sa.String(120)),
+    sa.Column("consumer_address_enc", sa.LargeBinary),
+    # Salted hashes for the professional-claimant patterns: compared, never reversed.
+    sa.Column("consumer_name_hash", sa.String(64)),
+    sa.Column("consumer_address_hash", sa.String(64)),
+    sa.UniqueConstraint("platform_id", "platform_complaint_id", "filing_part", name="uq_complaints_platform_item"),
     sa.Index("ix_complaints_platform_created", "platform_id", "created_at"),
     sa.Index("ix_complaints_platform_state", "platform_id", "state", "complaint_id"),
+    sa.Index("uq_complaints_receipt", "receipt_hash", unique=True),
+    sa.Index("uq_complaints_intake_key", "intake_key", unique=True),
+    sa.Index("ix_complaints_consumer", "consumer_hash", "created_at"),
+    sa.Index("ix_complaints_consumer_address", "consumer_address_hash", "created_at"),
+)
+
+#: The facts of every report, and of each repeat of it: same facts are kept but not handled again; new facts
+#: are merged into the open report. Also what makes a repeat filing idempotent by its own id.
+facts = sa.Table(
+    "complaint_facts",
+    metadata,
+    sa.Column("fact_id", sa.String(36), primary_key=True),
+    sa.Column("complaint_id", sa.String(36), sa.ForeignKey("complaints.complaint_id"), nullable=False),
+    sa.Column("platform_id", sa.String(32), nullable=False),
+    sa.Column("platform_complaint_id", sa.String(200), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("facts_digest", sa.String(64), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    #: False for the report's own facts and for a repeat of facts already known.
+    sa.Column("merged", sa.Boolean, nullable=False),
+    sa.UniqueConstraint("platform_id", "platform_complaint_id", name="uq_complaint_facts_filing"),
+    sa.Index("ix_complaint_facts_complaint", "complaint_id"),
+)
+
+#: Professional-claimant flags: raised at intake for a person to review, cleared by an officer with a reason.
+flags = sa.Table(
+    "complaint_flags",
+    metadata,
+    sa.Column("flag_id", sa.String(36), primary_key=True),
+    sa.Column("complaint_id", sa.String(36), sa.ForeignKey("complaints.complaint_id"), nullable=False),
+    sa.Column("pattern", sa.String(32), nullable=False),
+    sa.Column("detail", sa.String(300), nullable=False),
+    sa.Column("rule_id", sa.String(100), nullable=False),
+    sa.Column("raised_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("cleared_at", sa.DateTime(timezone=True)),
+    sa.Column("cleared_by", sa.String(200)),
+    sa.Column("clear_reason", sa.Text),
+    sa.Index("ix_complaint_flags_complaint", "complaint_id"),
+    sa.Index("ix_complaint_flags_raised", "raised_at"),
 )
 
 deadlines = sa.Table(
@@ -98,6 +148,7 @@ audit = sa.Table(
 
 def complaint_row(complaint: Complaint, cipher: FieldCipher) -> dict[str, Any]:
     f = complaint.filing
+    mixed = complaint.linked_complaint_id is not None
     return {
         "complaint_id": complaint.complaint_id,
         "platform_id": complaint.platform_id,
@@ -119,21 +170,127 @@ def complaint_row(complaint: Complaint, cipher: FieldCipher) -> dict[str, Any]:
         "consumer_name_enc": cipher.encrypt(f.consumer.name) if f.consumer else None,
         "consumer_phone_enc": cipher.encrypt(f.consumer.phone) if f.consumer else None,
         "consumer_hash": complaint.consumer_hash,
+        "consumer_address_enc": cipher.encrypt(f.consumer.address) if f.consumer else None,
         "state": complaint.state.value,
-        "created_at": complaint.created_at,
+        "created_at": utc(complaint.created_at),
+        "filing_part": complaint.kind.value if mixed else "whole",
+        "linked_complaint_id": complaint.linked_complaint_id,
     }
 
 
-async def existing_ids(conn: AsyncConnection, platform_id: str, platform_complaint_ids: list[str]) -> dict[str, str]:
-    """platform_complaint_id → complaint_id for the items this platform already filed."""
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What a platform already filed under one of its ids: the item, its other part, or the report it repeated."""
+
+    complaint_id: str
+    kind: str
+    linked_complaint_id: str | None = None
+    #: "same_facts" or "new_facts" when the filing was a repeat report merged into ``complaint_id``.
+    repeat: str | None = None
+
+
+async def existing_ids(conn: AsyncConnection, platform_id: str, platform_complaint_ids: list[str]) -> dict[str, Known]:
+    """platform_complaint_id → what became of it, for the filings this platform already made."""
     if not platform_complaint_ids:
         return {}
     rows = await conn.execute(
-        sa.select(complaints.c.platform_complaint_id, complaints.c.complaint_id).where(
-            complaints.c.platform_id == platform_id, complaints.c.platform_complaint_id.in_(platform_complaint_ids)
+        sa.select(complaints.c.platform_complaint_id, complaints.c.complaint_id, complaints.c.kind, complaints.c.filing_part,
+                  complaints.c.linked_complaint_id).where(
+            complaints.c.platform_id == platform_id, complaints.c.platform_complaint_id.in_(platform_complaint_ids),
+            # A mixed filing answers with its complaint part, which names the report part.
+            complaints.c.filing_part != "report",
         )
     )
-    return {row.platform_complaint_id: row.complaint_id for row in rows}
+    found = {row.platform_complaint_id: Known(row.complaint_id, row.kind, row.linked_complaint_id) for row in rows}
+    repeats = await conn.execute(
+        sa.select(facts.c.platform_complaint_id, facts.c.complaint_id, facts.c.merged).where(
+            facts.c.platform_id == platform_id, facts.c.platform_complaint_id.in_(platform_complaint_ids)
+        )
+    )
+    for row in repeats:
+        found.setdefault(row.platform_complaint_id, Known(row.complaint_id, "report", None, "new_facts" if row.merged else "same_facts"))
+    return found
+
+
+async def by_intake_key(conn: AsyncConnection, intake_key: str) -> Known | None:
+    row = (await conn.execute(
+        sa.select(complaints.c.complaint_id, complaints.c.kind, complaints.c.linked_complaint_id)
+        .where(complaints.c.intake_key == intake_key, complaints.c.filing_part != "report")
+    )).first()
+    return Known(row.complaint_id, row.kind, row.linked_complaint_id) if row else None
+
+
+async def open_reports(conn: AsyncConnection, consumer_hashes: Sequence[str]) -> list[dict[str, Any]]:
+    """Reports under verification by these reporters, with the digests of the facts each already has."""
+    if not consumer_hashes:
+        return []
+    rows = (await conn.execute(
+        sa.select(complaints.c.complaint_id, complaints.c.consumer_hash, complaints.c.platform_id, complaints.c.store_id,
+                  complaints.c.merchant_uscc, facts.c.facts_digest)
+        .select_from(complaints.outerjoin(facts, facts.c.complaint_id == complaints.c.complaint_id))
+        .where(complaints.c.consumer_hash.in_(set(consumer_hashes)), complaints.c.kind == "report",
+               complaints.c.state == ComplaintState.VERIFICATION.value)
+        .order_by(complaints.c.complaint_id)
+    )).all()
+    by_item: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        item = by_item.setdefault(row.complaint_id, {"complaint_id": row.complaint_id, "consumer_hash": row.consumer_hash,
+                                                     "platform_id": row.platform_id, "store_id": row.store_id,
+                                                     "merchant_uscc": row.merchant_uscc, "facts": set()})
+        if row.facts_digest:
+            item["facts"].add(row.facts_digest)
+    return list(by_item.values())
+
+
+async def claimant_history(conn: AsyncConnection, consumer_hashes: Sequence[str], address_hashes: Sequence[str],
+                           since: datetime) -> list[tuple[str, str | None, str | None, datetime]]:
+    """(consumer hash, name hash, address hash, filed at) of filings since ``since`` by these consumers or at
+    these addresses; a mixed filing counts once."""
+    if not consumer_hashes and not address_hashes:
+        return []
+    who = sa.or_(complaints.c.consumer_hash.in_(set(consumer_hashes)), complaints.c.consumer_address_hash.in_(set(address_hashes)))
+    rows = await conn.execute(
+        sa.select(complaints.c.consumer_hash, complaints.c.consumer_name_hash, complaints.c.consumer_address_hash, complaints.c.created_at)
+        .where(who, complaints.c.created_at >= utc(since), complaints.c.filing_part != "report")
+    )
+    return [(r.consumer_hash, r.consumer_name_hash, r.consumer_address_hash, utc(r.created_at)) for r in rows]
+
+
+async def insert_rows(conn: AsyncConnection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(sa.insert(table), list(rows))
+
+
+async def by_receipt(conn: AsyncConnection, receipt_hash: str) -> dict[str, Any] | None:
+    row = (await conn.execute(
+        sa.select(complaints.c.complaint_id, complaints.c.kind, complaints.c.state, complaints.c.received_at, complaints.c.receipt_hash,
+                  deadlines.c.kind.label("deadline_kind"), deadlines.c.due.label("deadline_due"),
+                  deadlines.c.provisional.label("deadline_provisional"))
+        .select_from(_WITH_OPEN_DEADLINE).where(complaints.c.receipt_hash == receipt_hash)
+    )).first()
+    return dict(row._mapping) if row else None
+
+
+async def facts_of(conn: AsyncConnection, complaint_id: str) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        sa.select(facts.c.platform_complaint_id, facts.c.at, facts.c.description, facts.c.merged)
+        .where(facts.c.complaint_id == complaint_id).order_by(facts.c.at, facts.c.fact_id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def flags_of(conn: AsyncConnection, complaint_ids: Sequence[str], *, open_only: bool = True) -> dict[str, list[dict[str, Any]]]:
+    if not complaint_ids:
+        return {}
+    stmt = sa.select(flags.c.complaint_id, flags.c.flag_id, flags.c.pattern, flags.c.detail, flags.c.rule_id, flags.c.raised_at).where(
+        flags.c.complaint_id.in_(list(complaint_ids)))
+    if open_only:
+        stmt = stmt.where(flags.c.cleared_at.is_(None))
+    found: dict[str, list[dict[str, Any]]] = {}
+    for row in await conn.execute(stmt.order_by(flags.c.raised_at, flags.c.flag_id)):
+        item = dict(row._mapping)
+        found.setdefault(item.pop("complaint_id"), []).append(item)
+    return found
 
 
 async def insert_complaints(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
@@ -141,7 +298,7 @@ async def insert_complaints(conn: AsyncConnection, rows: list[dict[str, Any]]) -
         await conn.execute(sa.insert(complaints), rows)
 
 
-_PUBLIC_COLUMNS = [c for c in complaints.c if not c.name.startswith("consumer_")]
+_PUBLIC_COLUMNS = [c for c in complaints.c if not c.name.startswith("consumer_") and c.name not in ("receipt_hash", "intake_key")]
 
 
 async def get_complaint(conn: AsyncConnection, complaint_id: str) -> dict[str, Any] | None:
@@ -299,6 +456,11 @@ async def record_steps(conn: AsyncConnection, steps: Sequence[Step], event_ids: 
     )
 
 
+async def insert_audit(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Audit rows of acts that are not transitions (flags raised and cleared): from_state == to_state."""
+    await insert_rows(conn, audit, rows)
+
+
 async def audit_trail(conn: AsyncConnection, complaint_id: str) -> list[dict[str, Any]]:
     rows = await conn.execute(sa.select(audit).where(audit.c.complaint_id == complaint_id).order_by(audit.c.seq))
     return [dict(row._mapping) for row in rows]
@@ -308,7 +470,7 @@ async def audit_trail(conn: AsyncConnection, complaint_id: str) -> list[dict[str
 _LIST_COLUMNS = (
     complaints.c.complaint_id, complaints.c.platform_complaint_id, complaints.c.kind, complaints.c.state, complaints.c.received_at,
     complaints.c.category, complaints.c.store_id, complaints.c.store_name, complaints.c.order_id, complaints.c.amount,
-    complaints.c.region, complaints.c.state_changed_at,
+    complaints.c.region, complaints.c.state_changed_at, complaints.c.linked_complaint_id,
     deadlines.c.kind.label("deadline_kind"), deadlines.c.due.label("deadline_due"), deadlines.c.provisional.label("deadline_provisional"),
 )
 
