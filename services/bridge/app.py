@@ -115,7 +115,7 @@ def build(settings: ServiceSettings | None = None, *, clock: Clock | None = None
     deadlines = DeadlineWatch(service, clock=service.clock, deadline_day=config.submission_deadline_day)
     watch = Watch(requests, deadlines, interval_s=config.watch_interval_seconds)
     service.background("watch", watch.run)
-    exchange_api.install(app, service, reports, requests, deadlines)
+    exchange_api.install(app, service, registry, reports, requests, deadlines)
     for model in BRIDGE_EVENTS:
         service.documents(model.topic, model)
     app.state.bridge = (registry, receiver, applier)

@@ -2,6 +2,7 @@
 
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.exc import IntegrityError
@@ -10,9 +11,13 @@ from services.bridge.data_requests import DataRequests, NotFound, NotJson, TooLa
 from services.bridge.deadlines import Standing, period_of
 from services.bridge.domain import Refused
 from services.bridge.forms import DataRequestForm
+from services.bridge.platforms import Registry
+from services.bridge.profile import profile
 from services.bridge.report_rules import ReportRefused
 from services.bridge.reports import NoSuchPlatform, Reports, report_view
+from services.bridge.store import platforms
 from services.bridge.submission_deadlines import DeadlineWatch, standings
+from services.bridge.submissions import aware
 from services.runtime.auth import Caller, Role
 from services.runtime.http import Problem, require_role
 from services.runtime.service import Service
@@ -44,7 +49,7 @@ def refused(exc: Refused) -> Problem:
     return Problem(422, "Refused", exc.detail, PROBLEMS + exc.reason, errors=errors)
 
 
-def build_router(service: Service, reports: Reports, requests: DataRequests, deadlines: DeadlineWatch) -> APIRouter:
+def build_router(service: Service, registry: Registry, reports: Reports, requests: DataRequests, deadlines: DeadlineWatch) -> APIRouter:
     router = APIRouter(prefix="/v1")
     CurrentCaller = Annotated[Caller, Depends(service.current_caller)]
 
@@ -167,6 +172,20 @@ def build_router(service: Service, reports: Reports, requests: DataRequests, dea
             raise Problem(404, "Not found", f"no delivery {delivery_id} for data request {request_id}")
         return FileResponse(found[0]["path"], media_type=found[0]["content_type"], headers={"Digest": f"sha-256={found[0]['sha256']}"})
 
+    # -- profile (画像) and data quality ----------------------------------------------------------------------------
+    @router.get("/platforms/{platform_id}/profile", tags=["platforms"],
+                summary="A platform's profile: classification, stores, submissions, reports, and its data-quality score with its parts")
+    async def platform_profile(platform_id: str, caller: CurrentCaller) -> dict[str, Any]:
+        if not may_read(caller, platform_id):
+            raise Problem(404, "Not found", f"no platform {platform_id}")
+        async with service.uow() as uow:
+            entry = await registry.get(uow.conn, platform_id)
+            if entry is None:
+                raise Problem(404, "Not found", f"no platform {platform_id}")
+            registered_at = (await uow.conn.execute(sa.select(platforms.c.created_at)
+                                                    .where(platforms.c.platform_id == platform_id))).scalar_one()
+            return await profile(uow.conn, entry, aware(registered_at), now=deadlines.clock.now(), deadline_day=deadlines.deadline_day)
+
     # -- semi-annual submission deadlines ---------------------------------------------------------------------------
     @router.get("/submission-deadlines", tags=["submissions"],
                 summary="Who has submitted for a period (default: the current one): on time, late, missing, pending",
@@ -185,5 +204,6 @@ def build_router(service: Service, reports: Reports, requests: DataRequests, dea
     return router
 
 
-def install(app: FastAPI, service: Service, reports: Reports, requests: DataRequests, deadlines: DeadlineWatch) -> None:
-    app.include_router(build_router(service, reports, requests, deadlines))
+def install(app: FastAPI, service: Service, registry: Registry, reports: Reports, requests: DataRequests,
+            deadlines: DeadlineWatch) -> None:
+    app.include_router(build_router(service, registry, reports, requests, deadlines))

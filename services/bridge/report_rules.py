@@ -12,13 +12,14 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
 import orjson
 
 from contracts import regions
+from services.bridge.domain import CHINA_TIME
 
 MAX_SALES: Final = 20_000
 MAX_STORE_COUNTS: Final = 2_000
@@ -212,3 +213,31 @@ def _count(where: str, value: Any, errors: list[ReportError]) -> int | None:
         errors.append(ReportError(where, "count-format", "a whole number, 0 or more"))
         return None
     return value
+
+
+#: A month's report is due by the end of this day of the following month (China time).
+REPORT_DUE_DAY: Final = 15
+
+
+def report_deadline(month: str) -> datetime:
+    """The first moment a report of ``month`` is late: midnight after the 15th of the next month, China time."""
+    _, last = month_bounds(month)
+    due = (last + timedelta(days=1)).replace(day=REPORT_DUE_DAY)
+    return datetime.combine(due + timedelta(days=1), time(0), tzinfo=CHINA_TIME)
+
+
+def months_due(*, registered_at: datetime, now: datetime, last: int = 12) -> list[str]:
+    """Up to ``last`` months, newest first, whose report was due by ``now`` and that began after the platform was registered."""
+    day = now.astimezone(CHINA_TIME).date().replace(day=1)
+    start = registered_at.astimezone(CHINA_TIME).date().replace(day=1)
+    out: list[str] = []
+    for _ in range(last + 2):
+        day = (day - timedelta(days=1)).replace(day=1)
+        if day < start:
+            break
+        month = f"{day:%Y-%m}"
+        if report_deadline(month) <= now:
+            out.append(month)
+        if len(out) == last:
+            break
+    return out

@@ -86,3 +86,15 @@ def test_the_digest_does_not_depend_on_the_order_of_the_cells_but_on_every_value
     later = check_report("2026-01", body(sale(), sale(category="服装")), today=TODAY)
     assert one.digest() == same.digest()
     assert len({one.digest(), other.digest(), later.digest()}) == 3
+
+
+def test_a_months_report_is_due_by_the_15th_of_the_next_month() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from services.bridge.report_rules import months_due, report_deadline
+
+    china = timezone(timedelta(hours=8))
+    assert report_deadline("2025-12") == datetime(2026, 1, 16, tzinfo=china)
+    now = datetime(2026, 3, 16, 0, 0, tzinfo=china)
+    assert months_due(registered_at=datetime(2025, 11, 20, tzinfo=china), now=now) == ["2026-02", "2026-01", "2025-12", "2025-11"]
+    assert months_due(registered_at=datetime(2020, 1, 1, tzinfo=china), now=now - timedelta(seconds=1), last=2) == ["2026-01", "2025-12"]
