@@ -4,7 +4,6 @@ A filing that fails its schema or the intake rules is rejected on its own, with 
 fields; the others go in. Idempotent per (platform, platform_complaint_id), as single intake.
 """
 
-from __future__ import annotations
 
 from typing import Annotated, Any, Final
 

@@ -1,7 +1,6 @@
 """The bureau's own desk: officers enter what came in by hotline, at the counter or through 12315, and review
 the professional-claimant flags raised on the items of their region."""
 
-from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal

@@ -5,7 +5,6 @@ wrong answers the same 404; the view shows the item's state, kind, open deadline
 transitions, never personal data, the people who acted, review flags, or any other item.
 """
 
-from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
