@@ -1,0 +1,414 @@
+"""``redshield bench analytics``: the ingest rate Kafka → ClickHouse beside its two raw limits (a bare aiokafka
+consumer, a bare chDB insert of the same rows), then each cockpit endpoint's p50/p95 at each scale, with the
+complaint facts generated inside ClickHouse (INSERT … SELECT FROM numbers(N)) into a scratch database.
+
+One process, one chDB data path (chDB opens one per process), one database per measurement."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from contracts import topics
+from contracts.envelope import Envelope
+from services.analytics.clickhouse import connect, migrate
+from services.analytics.ingest import batch_token
+from services.analytics.processors import COLUMNS, Position, process
+from services.cli import benchkit
+from services.cli.benchkit import percentile, progress, rate, rounded, say
+
+GOLDEN: Final = Path(__file__).resolve().parents[2] / "contracts" / "golden" / "redshield.channel.complaint.received.v1" / "1.json"
+PLATFORMS: Final = 110
+BATCH: Final = 5000  # the ingest's max_records
+CATEGORIES: Final = ["quality", "counterfeit", "false_advertising", "price", "after_sales", "refund", "delivery", "contract"]
+REGIONS: Final = ["330102", "330105", "330106", "330108", "330109", "330110", "330111", "330112", "330113", "330114", "310101", "440305"]
+DAYS: Final = 365
+CHUNK: Final = 5_000_000
+
+
+# ---- (a) ingest --------------------------------------------------------------------------------------------------
+
+
+def complaint_events(n: int, now: datetime) -> list[Envelope]:
+    """Golden-shaped ComplaintReceived events: the golden example with its id, platform, category, region and
+    time varied."""
+    base = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    out = []
+    for i in range(n):
+        platform = f"P{i % PLATFORMS + 1:03d}"
+        data = base | {
+            "complaint_id": str(uuid.UUID(int=(0x019B << 112) | i)),
+            "platform_id": platform,
+            "platform_complaint_id": f"bench-{i}",
+            "category": CATEGORIES[i % len(CATEGORIES)],
+            "region": REGIONS[i % len(REGIONS)],
+            "received_at": (now - timedelta(seconds=i % 86_400)).isoformat(),
+        }
+        out.append(
+            Envelope(
+                type="redshield.channel.complaint.received.v1",
+                source="/redshield/channel",
+                subject=data["complaint_id"],
+                data=data,
+                platformid=platform,
+                region=data["region"],
+            )
+        )
+    return out
+
+
+async def produce_all(bootstrap: str, topic: str, events: list[Envelope]) -> float:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=262_144)
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        for first in range(0, len(events), 10_000):
+            sent = [await producer.send(topic, e.value(), key=e.key, headers=e.headers()) for e in events[first : first + 10_000]]
+            await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started
+
+
+async def raw_consume(bootstrap: str, topic: str, count: int) -> float:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    got = 0
+    try:
+        started = time.perf_counter()
+        while got < count:
+            for records in (await consumer.getmany(timeout_ms=500, max_records=BATCH)).values():
+                got += len(records)
+        return time.perf_counter() - started
+    finally:
+        await consumer.stop()
+
+
+def raw_insert(url: str, events: list[Envelope]) -> tuple[float, int]:
+    """The rows the processors make of the same events, inserted bare in batches like the ingest's."""
+    client = connect(url, "bench_raw_insert")
+    migrate(client)
+    ingested = datetime.now(UTC)
+    batches = []
+    for first in range(0, len(events), BATCH):
+        tables: dict[str, list[Any]] = {}
+        positions = [Position("channel.complaints.v1", 0, first + i) for i in range(len(events[first : first + BATCH]))]
+        for env, position in zip(events[first : first + BATCH], positions, strict=True):
+            for table, rows in process(env, position, ingested).by_table.items():
+                tables.setdefault(table, []).extend(rows)
+        batches.append((tables, positions))
+    rows = 0
+    started = time.perf_counter()
+    for tables, positions in batches:
+        for table, table_rows in tables.items():
+            client.insert(
+                table, table_rows, column_names=list(COLUMNS[table]), settings={"insert_deduplication_token": batch_token(table, positions)}
+            )
+            rows += len(table_rows)
+    seconds = time.perf_counter() - started
+    client.close()
+    return seconds, rows
+
+
+async def ingest_rate(bootstrap: str, prefix: str, url: str, work: Path, count: int) -> float | None:
+    """The real analytics service (consumer, processors, aggregates, inserts) draining ``count`` waiting events."""
+    from services.analytics.app import AnalyticsSettings, build
+    from services.runtime.settings import load
+
+    settings = load(
+        "analytics",
+        AnalyticsSettings,
+        kafka_bootstrap_servers=bootstrap,
+        topic_prefix=prefix,
+        database_url=f"sqlite+aiosqlite:///{work / 'analytics.db'}",
+        clickhouse_url=url,
+        clickhouse_database="bench_ingest",
+        risk_interval_s=0,
+    )
+    service, app = build(settings)
+    await asyncio.to_thread(service.migrate)
+    await service.start()
+    started = time.perf_counter()
+    ch = app.state.clickhouse
+    try:
+        first: tuple[float, int] | None = None
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            ((n,),) = await ch.query("SELECT count() FROM events")
+            now = time.perf_counter()
+            if n and first is None:
+                first = (now, int(n))
+            if n >= count and first is not None:
+                # From the first rows seen to the last; a run too small for more than one batch falls back to the
+                # time since the service started, group join included (a lower bound).
+                return rate(count - first[1], now - first[0]) if count > first[1] else rate(count, now - started)
+            await asyncio.sleep(0.05)
+        return None
+    finally:
+        await service.stop()
+
+
+# ---- (b) cockpits at scale ---------------------------------------------------------------------------------------
+
+_GENERATED: Final = """
+    SELECT number AS n,
+           concat('P', leftPad(toString(intHash32(n) % {platforms} + 1), 3, '0')) AS platform_id,
+           toDateTime64({origin:DateTime64(3, 'UTC')}, 3, 'UTC')
+               + toIntervalMillisecond(intDiv(n * {span_ms:UInt64}, {total:UInt64})) AS received_at,
+           {categories:Array(String)}[intHash32(n + 1) % {n_categories} + 1] AS category,
+           {regions:Array(String)}[intHash32(n + 2) % {n_regions} + 1] AS region,
+           if(n % 10 = 0, 'report', 'complaint') AS kind,
+           concat('S-', toString(intHash32(n + 3) % 20000)) AS store_id,
+           n % 4 = 0 AS is_assigned,
+           n % 8 = 0 AS is_answered,
+           n % 16 = 0 AS is_settled,
+           multiIf(is_settled, 'platform_settled', is_answered, 'platform_not_settled',
+                   is_assigned, 'assigned_to_platform', 'received') AS state
+    FROM numbers({start:UInt64}, {count:UInt64})
+"""
+
+
+def generate(client: Any, total: int, origin: datetime, show: bool = True) -> float:
+    """``total`` complaints spread evenly over DAYS days from ``origin``; every 4th assigned to its platform
+    (due in 7 days), every 8th answered two days later, half of those settled. The facts go into the raw tables,
+    their contributions into the aggregates, chunk by chunk, from the same expressions."""
+    started = time.perf_counter()
+    # The registry: platforms and their stores, so the overview and every platform's detail have a profile.
+    client.command(
+        f"""INSERT INTO platforms SELECT concat('P', leftPad(toString(number + 1), 3, '0')), concat('平台 ', toString(number + 1)),
+               '', {{regions:Array(String)}}[number % {len(REGIONS)} + 1], ['b2c', 'live_stream', 'food_delivery'][number % 3 + 1], '',
+               ['食品'], number < 15, 1, now64(3) FROM numbers({PLATFORMS})""",
+        parameters={"regions": REGIONS},
+    )
+    client.command(
+        f"""INSERT INTO stores SELECT concat('P', leftPad(toString(number % {PLATFORMS} + 1), 3, '0')), concat('S-', toString(number)),
+               '商户', '', {{regions:Array(String)}}[number % {len(REGIONS)} + 1], ['食品', '服装', '数码产品'][number % 3 + 1],
+               1, 1, now64(3) FROM numbers(20000)""",
+        parameters={"regions": REGIONS},
+    )
+    for start in range(0, total, CHUNK):
+        count = min(CHUNK, total - start)
+        params = {
+            "platforms": PLATFORMS,
+            "origin": origin.replace(tzinfo=None),
+            "span_ms": DAYS * 86_400_000,
+            "total": total,
+            "categories": CATEGORIES,
+            "n_categories": len(CATEGORIES),
+            "regions": REGIONS,
+            "n_regions": len(REGIONS),
+            "start": start,
+            "count": count,
+        }
+        gen = _GENERATED.replace("{platforms}", str(PLATFORMS)).replace("{n_categories}", str(len(CATEGORIES)))
+        gen = gen.replace("{n_regions}", str(len(REGIONS)))
+        client.command(
+            f"""INSERT INTO complaints
+            SELECT concat('c', leftPad(toString(n), 10, '0')) AS complaint_id, platform_id, concat('pc-', toString(n)), kind, 'web',
+                   received_at,
+                   'standard', region, store_id, concat(store_id, ' 旗舰店'), '', region, toDecimal64(n % 1000, 2), '食品', category,
+                   '商品 质量 问题', '', 'received', received_at, received_at
+            FROM ({gen})""",
+            parameters=params,
+        )
+        client.command(
+            f"""INSERT INTO complaint_transitions
+            SELECT concat('a-', toString(n)), concat('c', leftPad(toString(n), 10, '0')), platform_id, region, 'assigned',
+                   'assigned_to_platform', 'received', 'system', received_at + toIntervalHour(1), 'first_handling',
+                   toDate(received_at, 'Asia/Shanghai') + 7, ''
+            FROM ({gen}) WHERE is_assigned
+            UNION ALL
+            SELECT concat('r-', toString(n)), concat('c', leftPad(toString(n), 10, '0')), platform_id, region, 'platform_responded',
+                   state, 'assigned_to_platform', 'platform', received_at + toIntervalDay(2), '', NULL,
+                   if(is_settled, 'settled', 'not_settled')
+            FROM ({gen}) WHERE is_answered""",
+            parameters=params,
+        )
+        client.command(
+            f"""INSERT INTO complaint_daily
+            SELECT platform_id, toDate(received_at, 'Asia/Shanghai') AS day, category, region, kind, state, count(),
+                   countIf(is_assigned), countIf(is_answered), countIf(is_settled), countIf(is_answered), 0
+            FROM ({gen}) GROUP BY platform_id, day, category, region, kind, state""",
+            parameters=params,
+        )
+        client.command(
+            f"""INSERT INTO complaint_store_daily
+            SELECT platform_id, toDate(received_at, 'Asia/Shanghai') AS day, store_id, category, region,
+                   any(concat(store_id, ' 旗舰店')), count()
+            FROM ({gen}) GROUP BY platform_id, day, store_id, category, region""",
+            parameters=params,
+        )
+        if show:
+            done = start + count
+            progress(f"generated {done:,} of {total:,} complaints ({100 * done / total:.0f}%)")
+    return time.perf_counter() - started
+
+
+ENDPOINTS: Final = ("overview", "governance", "platform_detail")
+
+
+async def cockpit_latency(url: str, database: str, work: Path, queries: int, today: date) -> dict[str, list[float]]:
+    """Each endpoint through the real FastAPI app (httpx's ASGI transport), one request at a time."""
+    from services.analytics.app import AnalyticsSettings, build
+    from services.runtime.auth import Role, issue
+    from services.runtime.settings import load
+
+    settings = load(
+        "analytics",
+        AnalyticsSettings,
+        clickhouse_url=url,
+        clickhouse_database=database,
+        risk_interval_s=0,
+        database_url=f"sqlite+aiosqlite:///{work / 'cockpit.db'}",
+        kafka_bootstrap_servers="127.0.0.1:1",
+        topic_prefix="none.",
+    )
+    service, app = build(settings)
+    await asyncio.to_thread(migrate, app.state.clickhouse.client)
+    token = issue(service.jwt_key, role=Role.REGULATOR, subject="bench:regulator")
+    period = {"from": (today - timedelta(days=29)).isoformat(), "to": today.isoformat()}
+    paths = {
+        "overview": ("/v1/cockpits/overview", {}),
+        "governance": ("/v1/cockpits/governance", period),
+        "platform_detail": ("/v1/cockpits/platforms/P001", period),
+    }
+    timings: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://analytics", headers={"Authorization": f"Bearer {token}"}, timeout=120
+    ) as http:
+        for name, (path, params) in paths.items():
+            for i in range(queries + 2):
+                started = time.perf_counter()
+                answer = await http.get(path, params=params)
+                elapsed = (time.perf_counter() - started) * 1000
+                if answer.status_code != 200:
+                    raise RuntimeError(f"{path} answered {answer.status_code}: {answer.text[:500]}")
+                if i >= 2:  # two warm-up requests: first-touch of the marks and caches
+                    timings[name].append(elapsed)
+    app.state.clickhouse.close()
+    return timings
+
+
+# ---- the run -----------------------------------------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace, scales: list[int], work: Path) -> dict[str, Any]:
+    figures: dict[str, Any] = {"events": args.events, "scales": scales, "queries": args.queries}
+    rows: list[tuple[str, str, str]] = []
+    url = f"chdb://{work / 'chdb'}"
+    kafka = benchkit.Kafka(work / "kafka")
+    bootstrap = await kafka.start()
+    try:
+        prefix = f"bench{uuid.uuid4().hex[:8]}."
+        now = datetime.now(UTC)
+        events = complaint_events(args.events, now)
+        progress(f"producing {args.events:,} complaint events to {prefix}{topics.CHANNEL_COMPLAINTS} on {bootstrap}")
+        produce_s = await produce_all(bootstrap, prefix + topics.CHANNEL_COMPLAINTS, events)
+        progress("raw limit 1: a bare aiokafka consumer reading them")
+        consume_s = await raw_consume(bootstrap, prefix + topics.CHANNEL_COMPLAINTS, args.events)
+        progress("raw limit 2: a bare chDB insert of the processors' rows")
+        insert_s, insert_rows = await asyncio.to_thread(raw_insert, url, events)
+        progress("the analytics service ingesting them")
+        ingest = await ingest_rate(bootstrap, prefix, url, work, args.events)
+        figures |= {
+            "produce_events_per_s": rounded(rate(args.events, produce_s), 0),
+            "raw_consume_events_per_s": rounded(rate(args.events, consume_s), 0),
+            "raw_insert_rows_per_s": rounded(rate(insert_rows, insert_s), 0),
+            "raw_insert_events_per_s": rounded(rate(args.events, insert_s), 0),
+            "ingest_events_per_s": rounded(ingest, 0),
+        }
+        slower = min(figures["raw_consume_events_per_s"] or 0, figures["raw_insert_events_per_s"] or 0)
+        figures["ingest_share_of_slower_raw_limit"] = rounded(ingest / slower, 3) if ingest and slower else None
+        rows += [
+            ("ingest (Kafka → ClickHouse)", "", ""),
+            (
+                "  analytics ingest, events/s",
+                f"{figures['ingest_events_per_s']:,.0f}" if ingest else "—",
+                "consumer, processors, aggregate deltas, inserts; first row seen → all rows in",
+            ),
+            ("  raw: bare aiokafka consumer, events/s", f"{figures['raw_consume_events_per_s']:,.0f}", "group-less, from the start"),
+            (
+                "  raw: bare chDB insert, events/s",
+                f"{figures['raw_insert_events_per_s']:,.0f}",
+                f"{figures['raw_insert_rows_per_s']:,.0f} rows/s (events + complaints), batches of {BATCH}",
+            ),
+            ("  ingest ÷ slower raw limit", f"{figures['ingest_share_of_slower_raw_limit']}", "goal ≥ 0.5"),
+        ]
+        for scale in scales:
+            database = f"bench_scale_{scale}"
+            client = connect(url, database)
+            client.command("DROP DATABASE IF EXISTS " + database)
+            client.close()
+            client = connect(url, database)
+            migrate(client)
+            origin = datetime.combine(now.date() - timedelta(days=DAYS - 1), datetime.min.time(), UTC) - timedelta(hours=8)
+            progress(f"generating {scale:,} complaints inside ClickHouse ({database})")
+            gen_s = generate(client, scale, origin)
+            ((daily_rows,),) = client.query("SELECT count() FROM complaint_daily").result_rows
+            client.close()
+            progress(f"{args.queries} requests per cockpit endpoint at {scale:,} complaints")
+            timings = await cockpit_latency(url, database, work, args.queries, (now + timedelta(hours=8)).date())
+            rows.append((f"cockpits at {scale:,} complaints", "", ""))
+            rows.append(("  generation, s", f"{gen_s:,.1f}", f"{daily_rows:,} rows in complaint_daily"))
+            figures[f"generate_s_at_{scale}"] = rounded(gen_s, 1)
+            for name in ENDPOINTS:
+                p50, p95 = percentile(timings[name], 50), percentile(timings[name], 95)
+                figures[f"{name}_p50_ms_at_{scale}"] = rounded(p50, 1)
+                figures[f"{name}_p95_ms_at_{scale}"] = rounded(p95, 1)
+                rows.append((f"  {name} p50 / p95, ms", f"{p50:,.1f} / {p95:,.1f}", "goal p95 ≤ 100 ms at 100 million"))
+            drop = connect(url)
+            drop.command("DROP DATABASE IF EXISTS " + database)
+            drop.close()
+    finally:
+        await kafka.stop()
+    figures["peak_rss_mb"] = benchkit.peak_rss_mb()
+    figures["load_average_1m"] = benchkit.load_average()
+    rows.append(("process", "", ""))
+    rows.append(("  peak RSS, MB", f"{figures['peak_rss_mb']}", "this process: service, chDB, generator"))
+    say(
+        benchkit.table(
+            f"redshield bench analytics  (events={args.events}, scales={','.join(map(str, scales))}, queries={args.queries})",
+            rows,
+            footnotes=["The machine is shared; read the figures with the load average in the JSON line."],
+        )
+    )
+    return figures
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        scales = [int(s) for s in str(args.scales).split(",") if s.strip()]
+    except ValueError:
+        say(f"--scales: {args.scales!r} is not a comma-separated list of complaint counts")
+        return 2
+    if args.events <= 0 or args.queries <= 0 or any(s <= 0 for s in scales):
+        say("--events, --queries and every scale must be positive")
+        return 2
+    benchkit.start_clock()
+    work = Path(tempfile.mkdtemp(prefix="redshield-bench-analytics-"))
+    try:
+        figures = asyncio.run(run(args, scales, work))
+    finally:
+        if not os.environ.get("REDSHIELD_BENCH_KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
+    say(benchkit.json_line(figures))
+    return 0
