@@ -153,7 +153,7 @@ def complaint_row(complaint: Complaint, cipher: FieldCipher) -> dict[str, Any]:
         "complaint_id": complaint.complaint_id,
         "platform_id": complaint.platform_id,
         "platform_complaint_id": f.platform_complaint_id,
-        "kind": f.kind.value,
+        "kind": complaint.kind.value,  # a part of a mixed filing is stored as what it is
         "intake": complaint.intake.value,
         "received_at": f.received_at,
         "rule_set": complaint.rule_set.value,
