@@ -88,7 +88,7 @@ def _bench(args: argparse.Namespace) -> int:
 
         return asyncio.run(run_subjects(args.stores))
     if args.what == "intake":
-        from services.channel.bench import main as run_intake
+        from services.cli.bench_intake import main as run_intake
 
         return run_intake(args)
     if args.what == "analytics":

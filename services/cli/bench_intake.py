@@ -184,7 +184,7 @@ def empty_app() -> Any:
 def spawn_empty(port: int, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "services.channel.bench:empty_app", "--factory", "--host", "127.0.0.1",
+            [sys.executable, "-m", "uvicorn", "services.cli.bench_intake:empty_app", "--factory", "--host", "127.0.0.1",
              "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
             cwd=benchkit.ROOT, stdout=out, stderr=out, start_new_session=True,
         )
