@@ -4,8 +4,9 @@ In order: every platform of the world (``--world small``: five; ``hangzhou``: 11
 :mod:`services.cli.demo_world`) is registered with bridge by a regulator (a rerun finds them registered, 409);
 each platform submits its store list as NDJSON; the connected platforms file complaints; then they answer the
 complaints assigned to them for first handling: fast ones within seconds, slow ones later in the run, silent
-ones never, over HTTP or their answers feed (``feed.<platform_id>.answers.v1``). GMV reports are not sent:
-bridge has no endpoint for them yet.
+ones never, over HTTP or their answers feed (``feed.<platform_id>.answers.v1``). Beside the complaints, every
+platform reports its past twelve months (GMV and orders by category and region, stores by category) with
+``PUT /v1/platforms/{id}/reports/{month}``, so the cockpits' GMV panels and per-GMV rates fill.
 
 Some platforms file over HTTP (``POST /v1/complaints`` with their own bearer token), some publish on their own
 Kafka feed topic (``feed.<platform_id>.complaints.v1``, binary-mode CloudEvents), some do both. Everything is
@@ -457,6 +458,45 @@ async def _submit_all(bridge_url: str, world: tuple[demo_world.WorldPlatform, ..
     return accepted, rows_sent
 
 
+REPORT_MONTHS: Final = 12
+
+
+async def _report_all(bridge_url: str, world: tuple[demo_world.WorldPlatform, ...], *, seed: int, months: list[str],
+                      errors: list[str]) -> tuple[int, int]:
+    """Each platform reports its past months' GMV, orders and stores by category; (new reports, already there)."""
+    import httpx
+
+    tokens = _tokens([p.platform_id for p in world])
+    created = known = done = 0
+    last = [0]
+    gate = asyncio.Semaphore(4)
+    async with httpx.AsyncClient(base_url=bridge_url, timeout=60.0) as client:
+
+        async def report(p: demo_world.WorldPlatform) -> None:
+            nonlocal created, known, done
+            for month in months:
+                body = demo_world.monthly_report(p, month, seed=seed)
+                async with gate:
+                    try:
+                        answer = await client.put(f"/v1/platforms/{p.platform_id}/reports/{month}", json=body,
+                                                  headers={"Authorization": f"Bearer {tokens[p.platform_id]}"})
+                    except httpx.HTTPError as exc:
+                        errors.append(f"report {p.platform_id} {month}: {exc!r}")
+                        return
+                if answer.status_code == 201:
+                    created += 1
+                elif answer.status_code == 200:  # the same report again (a rerun with the same seed)
+                    known += 1
+                else:
+                    errors.append(f"report {p.platform_id} {month}: HTTP {answer.status_code} {answer.text[:300]}")
+                    return
+            done += 1
+            _progress(f"monthly reports sent ({created + known} so far)", done, len(world), last)
+
+        await asyncio.gather(*(report(p) for p in world))
+    return created, known
+
+
 async def _post_all(channel_url: str, items: list[DemoFiling]) -> tuple[int, list[str]]:
     """POST each filing with its platform's token; (duplicates, errors)."""
     import httpx
@@ -622,6 +662,10 @@ async def _answer_loop(channel_url: str, bootstrap: str, prefix: str, world: tup
     return done
 
 
+async def _pair() -> tuple[int, int]:
+    return 0, 0
+
+
 async def _zero() -> int:
     return 0
 
@@ -701,11 +745,13 @@ async def run(complaints: int = 60, channel_url: str = "http://127.0.0.1:8102", 
     # (1) the platform registry
     created, existing = await _register_all(bridge_url, everyone, errors)
     print(f"demo: platforms: {created} registered, {existing} already registered", flush=True)
-    # (2) the store lists (GMV reports: bridge has no endpoint for them yet)
+    # (2) the store lists, then (in the background, beside the complaints) a year of monthly reports
     period = period_of(datetime.now(CHINA_TIME))
     registered = created + existing
     submitted, rows_sent = await _submit_all(bridge_url, everyone, seed=seed, period=period, errors=errors) if registered else (0, 0)
     print(f"demo: stores: {submitted} store lists for {period} submitted, {rows_sent} stores", flush=True)
+    months = demo_world.past_months(datetime.now(CHINA_TIME).date(), REPORT_MONTHS)
+    reporting = asyncio.create_task(_report_all(bridge_url, everyone, seed=seed, months=months, errors=errors) if registered else _pair())
 
     # (3) the complaint stream
     items = filings(complaints, seed=seed, world=world)
@@ -739,6 +785,8 @@ async def run(complaints: int = 60, channel_url: str = "http://127.0.0.1:8102", 
 
     # (4) first handling: fast, slow and silent platforms
     answers = await _answer_loop(channel_url, bootstrap, prefix, everyone, seed=seed, window=window, errors=errors)
+    reports_new, reports_known = await reporting
+    print(f"demo: monthly reports {months[0]}…{months[-1]}: {reports_new} new, {reports_known} already reported", flush=True)
 
     for line in summary(items, world, seed=seed):
         print(line)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from typing import Any, Final, Literal
 
 from contracts.uscc import ALPHABET, complete
@@ -312,3 +314,45 @@ def answer(platform_id: str, complaint_id: str, amount: str, *, seed: int = 2026
     if roll < 0.88:
         return {"outcome": "not_settled", "reason": rng.choice(NOT_SETTLED_REASONS)}
     return {"outcome": "contested", "reason": rng.choice(CONTESTED_REASONS)}
+
+
+#: Online sales swing with the shopping calendar: Spring Festival is quiet, 618 and Double 11 are the peaks.
+SEASON: Final[dict[int, float]] = {1: 0.95, 2: 0.75, 3: 0.9, 4: 0.92, 5: 1.0, 6: 1.35, 7: 0.95, 8: 0.95, 9: 1.0, 10: 1.1, 11: 1.8, 12: 1.2}
+
+
+def past_months(today: date, count: int) -> list[str]:
+    """The ``count`` whole months before ``today``, oldest first (a month is reported once it is over)."""
+    year, month = today.year, today.month
+    out: list[str] = []
+    for _ in range(count):
+        month -= 1
+        if month == 0:
+            year, month = year - 1, 12
+        out.append(f"{year:04d}-{month:02d}")
+    return out[::-1]
+
+
+def monthly_report(p: WorldPlatform, month: str, *, seed: int = 2026) -> dict[str, Any]:
+    """A platform's report of one month, as it PUTs it to bridge: GMV and orders per (category, region) where its
+    stores are, and its stores per category. Sales follow the platform's size, its categories' order values and the
+    season; each store sells a few dozen orders a month."""
+    rng = random.Random(f"report:{p.platform_id}:{month}:{seed}")
+    listed = stores(p, seed=seed)
+    season = SEASON[int(month[5:7])]
+    cells: dict[tuple[str, str], tuple[Decimal, int]] = {}
+    for store in listed:
+        low, high = amount_range(store.category)
+        orders = max(1, round(rng.lognormvariate(3.4, 0.8) * season))
+        gmv = Decimal(orders) * Decimal(rng.uniform(low, (low + high) / 2)).quantize(Decimal("0.01"))
+        old_gmv, old_orders = cells.get((store.category, store.region), (Decimal("0.00"), 0))
+        cells[(store.category, store.region)] = (old_gmv + gmv, old_orders + orders)
+    by_category: dict[str, int] = {}
+    for store in listed:
+        by_category[store.category] = by_category.get(store.category, 0) + 1
+    return {
+        "sales": [
+            {"category": category, "region": region, "gmv_cny": str(gmv.quantize(Decimal("0.01"))), "orders": orders}
+            for (category, region), (gmv, orders) in sorted(cells.items())
+        ],
+        "stores_by_category": [{"category": c, "stores": n} for c, n in sorted(by_category.items())],
+    }

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,8 @@ async def test_the_hangzhou_world_fills_the_cockpits_through_the_public_apis(kaf
         items = demo.filings(complaints, world="hangzhou")
         headers = {"Authorization": f"Bearer {demo._token('regulator')}"}
         today = datetime.now(demo.CHINA_TIME).date()
+        months = demo_world.past_months(today, demo.REPORT_MONTHS)
+        gmv = sum((Decimal(s["gmv_cny"]) for p in world for m in months for s in demo_world.monthly_report(p, m)["sales"]), Decimal(0))
         params = {"from": (today - timedelta(days=15)).isoformat(), "to": today.isoformat()}
         base = f"http://127.0.0.1:{ports['analytics']}"
         overview: dict[str, Any] = {}
@@ -130,7 +133,8 @@ async def test_the_hangzhou_world_fills_the_cockpits_through_the_public_apis(kaf
                 governance = (await client.get("/v1/cockpits/governance", params=params)).json()
                 if (overview["platforms"]["total"] == 110 and overview["stores"]["total"] == stores
                         and governance["complaints"]["total"] == complaints
-                        and governance["first_handling"]["answered"] >= int(answered.group(1))):
+                        and governance["first_handling"]["answered"] >= int(answered.group(1))
+                        and overview["gmv"].get("reports") == len(world) * len(months)):
                     break
                 await asyncio.sleep(1)
         assert overview["platforms"]["total"] == 110 and overview["platforms"]["connected_to_canal"] == 15, overview["platforms"]
@@ -138,6 +142,8 @@ async def test_the_hangzhou_world_fills_the_cockpits_through_the_public_apis(kaf
         assert overview["stores"]["total"] == stores, overview["stores"]
         assert {"310101", "440305", "110105"} <= {r["region"] for r in overview["stores"]["by_region"]}
         assert governance["complaints"]["total"] == complaints, governance["complaints"]
+        assert Decimal(overview["gmv"]["total_cny"]) == gmv, overview["gmv"]  # every month of every platform, to the fen
+        assert [m["month"] for m in overview["gmv"]["by_month"]] == months
         assert {p["platform_id"] for p in governance["complaints"]["by_platform"]} == {i.platform_id for i in items}
         handled = governance["first_handling"]
         assert handled["answered"] >= int(answered.group(1)) and 0 < handled["settled"] <= handled["answered"] < handled["assigned"], handled
@@ -147,6 +153,7 @@ async def test_the_hangzhou_world_fills_the_cockpits_through_the_public_apis(kaf
         printed = capsys.readouterr().out
         assert again == 0, printed
         assert "demo: platforms: 0 registered, 110 already registered" in printed, printed
+        assert f": 0 new, {len(world) * len(months)} already reported" in printed, printed
         # Over HTTP channel answers "duplicate"; feed records are deduplicated inside channel, unseen by the sender.
         assert f", {sent.group(2)} already known" in printed, printed
     finally:

@@ -138,3 +138,30 @@ def test_the_mix_of_issues_varies_with_the_kind_of_platform() -> None:
     assert share("food_delivery", ComplaintCategory.FOOD_SAFETY) > 3 * share("b2c", ComplaintCategory.FOOD_SAFETY)
     assert share("live_stream", ComplaintCategory.FALSE_ADVERTISING) > 2 * share("b2c", ComplaintCategory.FALSE_ADVERTISING)
     assert share("social", ComplaintCategory.PERSONAL_INFO) > 2 * share("b2c", ComplaintCategory.PERSONAL_INFO)
+
+
+def test_monthly_reports_are_the_past_whole_months_and_reports_bridge_accepts() -> None:
+    from datetime import date
+
+    from services.bridge.report_rules import check_report  # the rules bridge applies to a PUT
+
+    months = demo_world.past_months(date(2026, 1, 15), 3)
+    assert months == ["2025-10", "2025-11", "2025-12"]
+    for p in HANGZHOU[:3] + HANGZHOU[-2:]:
+        for month in months:
+            body = demo_world.monthly_report(p, month)
+            report = check_report(month, body, today=date(2026, 1, 15))
+            listed = demo_world.stores(p)
+            assert sum(n for _, n in report.stores_by_category) == len(listed)
+            assert {s.region for s in report.sales} == {s.region for s in listed}
+
+
+def test_double_eleven_outsells_the_spring_festival_month() -> None:
+    from decimal import Decimal
+
+    p = HANGZHOU[0]
+
+    def gmv(month: str) -> Decimal:
+        return sum((Decimal(s["gmv_cny"]) for s in demo_world.monthly_report(p, month)["sales"]), Decimal(0))
+
+    assert gmv("2025-11") > gmv("2026-02") * Decimal("1.8")
