@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Final, Literal
 
+from contracts.events.bridge import EXCHANGE_EVENT_TYPES
 from services.analytics.aggregates import DAILY_COLUMNS, STORE_DAILY_COLUMNS, raw_daily_sql, raw_store_daily_sql
 from services.analytics.clickhouse import ClickHouse
 
@@ -251,15 +252,12 @@ async def overview(ch: ClickHouse, *, region: str | None, platform: str | None, 
         f"SELECT category, count() AS n {stores_sql} GROUP BY category ORDER BY n DESC, category LIMIT 50", params
     )
     stores_by_region = await ch.query(f"SELECT region, count() AS n {stores_sql} GROUP BY region ORDER BY n DESC, region LIMIT 50", params)
-    (exchanges,) = (
-        await ch.query(
-            """
-            SELECT countIf(type NOT LIKE 'redshield.bridge.store.%')
-                 + uniqExactIf(JSONExtractString(data, 'submission_id'), type LIKE 'redshield.bridge.store.%')
-            FROM events FINAL WHERE startsWith(type, 'redshield.bridge.')
-            """
-        )
-    )[0]
+    # One exchange per event of the types bridge names as exchanges (submission applied, report, delivery), however
+    # many store events a submission produced and whatever notices (issued, overdue, missed) went around them.
+    ((exchanges,),) = await ch.query(
+        "SELECT count() FROM events FINAL WHERE startsWith(type, 'redshield.bridge.') AND has({exchange_types:Array(String)}, type)",
+        {"exchange_types": sorted(EXCHANGE_EVENT_TYPES)},
+    )
     return {
         "platforms": {
             "total": int(platform_total),
