@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy import types as sqltypes
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
@@ -49,6 +53,39 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class UtcSqliteDateTime(SQLITE_DATETIME):
+    """SQLite has no time zones, and SQLAlchemy's SQLite DATETIME keeps an aware value's wall time and drops its
+    offset: 09:30+08:00 and 09:30 UTC would be stored alike and compare as equal. Here every aware value is stored
+    as UTC, and a ``DateTime(timezone=True)`` column reads back aware in UTC — what PostgreSQL's timestamptz does,
+    so the services see the same values on both databases and SQL comparisons of stored times are right."""
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        parent = super().bind_processor(dialect)
+
+        def process(value: Any) -> Any:
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            return parent(value) if parent else value
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        parent = super().result_processor(dialect, coltype)
+        if not self.timezone:
+            return parent
+
+        def process(value: Any) -> Any:
+            value = parent(value) if parent else value
+            return value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
+
+        return process
+
+
+def utc_datetimes(engine: Engine) -> None:
+    """Make ``engine`` (SQLite) store and read DateTime columns through :class:`UtcSqliteDateTime`."""
+    engine.dialect.colspecs = {**engine.dialect.colspecs, sqltypes.DateTime: UtcSqliteDateTime}
+
+
 def ensure_sqlite_dir(url: str) -> None:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
@@ -63,6 +100,7 @@ def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
         # into an orderly queue instead of SQLITE_BUSY on lock upgrades.
         engine = create_async_engine(url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        utc_datetimes(engine.sync_engine)
         return engine
     connect_args: dict[str, Any] = {}
     if schema:

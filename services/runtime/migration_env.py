@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool, text
 
-from services.runtime.db import _sqlite_pragmas, is_sqlite
+from services.runtime.db import _sqlite_pragmas, is_sqlite, utc_datetimes
 
 
 def run() -> None:
@@ -18,6 +18,7 @@ def run() -> None:
         from sqlalchemy import event
 
         event.listen(engine, "connect", _sqlite_pragmas)
+        utc_datetimes(engine)
     with engine.connect() as connection:
         if schema:
             connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
