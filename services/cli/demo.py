@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import random
 import sys
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final, Literal
@@ -276,31 +278,35 @@ def _targets(p: demo_world.WorldPlatform, *, seed: int) -> list[Target]:
             for s in demo_world.stores(p, seed=seed)[:12]]
 
 
-def filings(count: int, *, seed: int = DEFAULT_SEED, now: datetime | None = None, world: str = "small") -> list[DemoFiling]:
+def filings(count: int, *, seed: int = DEFAULT_SEED, now: datetime | None = None, world: str = "small", first: int = 0,
+            live: bool = False, focus: tuple[str, ComplaintCategory] | None = None) -> list[DemoFiling]:
     """The demo's complaints: what each platform files, and whether over HTTP or its Kafka feed.
 
-    In the small world the five original platforms file; in the Hangzhou world the 15 connected ones do.
+    In the small world the five original platforms file; in the Hangzhou world the 15 connected ones do. By default
+    they were received over the last 14 days; ``live`` ones are received ``now`` and numbered from ``first`` in a
+    series of their own; ``focus`` (platform, category) makes them all one platform's one kind of trouble — a spike.
     """
     now = now or datetime.now(CHINA_TIME)
     connected = [p for p in demo_world.platforms(world, seed=seed) if p.connected]
     by_id = {p.platform_id: p for p in connected}
     weights = {p.platform_id: p.weight for p in connected}
     targets = {p.platform_id: _targets(p, seed=seed) for p in connected}
-    tag = "D" if world == "small" else "H"
+    tag = ("D" if world == "small" else "H") + ("L" if live else "")
     # The mix of issues follows the kind of platform (the small world keeps the original demo's one mix).
     mix = {p.platform_id: category_mix(p.type) if world != "small" else CATEGORY_WEIGHTS for p in connected}
     out: list[DemoFiling] = []
-    for index in range(count):
-        rng = random.Random(f"{seed}:{index}" if world == "small" else f"{world}:{seed}:{index}")
-        platform = by_id[_pick_weighted(rng, weights)]
+    for index in range(first, first + count):
+        key = f"{seed}:{index}" if world == "small" else f"{world}:{seed}:{index}"
+        rng = random.Random(key if not live else f"live:{key}")
+        platform = by_id[focus[0] if focus else _pick_weighted(rng, weights)]
         merchant = rng.choice(targets[platform.platform_id])
-        category: ComplaintCategory = _pick_weighted(rng, mix[platform.platform_id])
+        category: ComplaintCategory = focus[1] if focus else _pick_weighted(rng, mix[platform.platform_id])
         if category is ComplaintCategory.FOOD_SAFETY and merchant.goods_category not in demo_world.FOOD_CATEGORIES:
             category = ComplaintCategory.QUALITY
         amount = _amount(rng, *merchant.amount)
         description = rng.choice(DESCRIPTIONS[category]).format(goods=merchant.goods_category, store=merchant.store_name, amount=amount)
         kind = "report" if rng.random() < 0.15 else "complaint"
-        received_at = _received_at(rng, now)
+        received_at = now.astimezone(CHINA_TIME).replace(microsecond=0) if live else _received_at(rng, now)
         stamp = received_at.strftime("%Y%m%d")
         body: dict[str, Any] = {
             "platform_complaint_id": f"{platform.code}-{tag}{seed}-{index:05d}",
@@ -569,9 +575,10 @@ class Answers:
 
 
 async def _answer_loop(channel_url: str, bootstrap: str, prefix: str, world: tuple[demo_world.WorldPlatform, ...], *, seed: int,
-                       window: float, errors: list[str]) -> Answers:
+                       window: float, errors: list[str], stopped: Callable[[], bool] = lambda: False, quiet: bool = False) -> Answers:
     """Connected platforms answer what is assigned to them: fast ones from the start, slow ones from 60% of the window
-    on, silent ones never; each over HTTP or its answers feed. Polls every second until the window ends."""
+    on (an endless window: after half a minute), silent ones never; each over HTTP or its answers feed. Polls every
+    second until the window ends or ``stopped()``."""
     import httpx
 
     answering = [p for p in world if p.connected and p.behaviour != "silent"]
@@ -583,7 +590,7 @@ async def _answer_loop(channel_url: str, bootstrap: str, prefix: str, world: tup
     producer = _producer(bootstrap) if any(p.answers_via == "feed" for p in answering) else None
     loop = asyncio.get_running_loop()
     start = loop.time()
-    slow_from = 0.6 * window
+    slow_from = 0.6 * window if math.isfinite(window) else 30.0
     if producer is not None:
         try:
             await producer.start()
@@ -650,16 +657,80 @@ async def _answer_loop(channel_url: str, bootstrap: str, prefix: str, world: tup
                 active = [p for p in answering if p.behaviour == "fast" or elapsed >= slow_from]
                 await asyncio.gather(*(handle(p) for p in active))
                 total = done.by_http + done.by_feed
-                if total != reported:
+                if total != reported and not quiet:
                     reported = total
                     print(f"demo: answers given {total} ({done.by_http} via HTTP, {done.by_feed} via feed) at {elapsed:.0f} s", flush=True)
-                if loop.time() - start >= window:
+                if loop.time() - start >= window or stopped():
                     break
                 await asyncio.sleep(min(1.0, max(0.0, window - (loop.time() - start))))
     finally:
         if producer is not None:
             await producer.stop()
     return done
+
+
+LIVE_TICK_S: Final = 5.0
+#: Every this many ticks, one connected platform has a bad afternoon: a burst of one kind of complaint (a spike the
+#: risk warnings should catch).
+LIVE_SPIKE_EVERY: Final = 36
+LIVE_SPIKE_SIZE: Final = 14
+
+
+async def live(channel_url: str, *, world: str = "hangzhou", seed: int = DEFAULT_SEED, per_minute: float = 24.0,
+               stopped: Callable[[], bool], bootstrap: str | None = None, prefix: str | None = None,
+               tick_s: float = LIVE_TICK_S, spike_every: int = LIVE_SPIKE_EVERY) -> int:
+    """Keep the world alive after the first load: new complaints received now, every few seconds, over HTTP and the
+    feeds; platforms keep answering (fast, slow, never); now and then a spike. Runs until ``stopped()``; returns
+    how many complaints it filed. Failures are printed and the stream goes on (the services may be restarting)."""
+    bootstrap = bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    prefix = os.environ.get("REDSHIELD_TOPIC_PREFIX", "") if prefix is None else prefix
+    everyone = demo_world.platforms(world, seed=seed)
+    connected = [p for p in everyone if p.connected]
+    # Each run numbers its live complaints from its own start, so a restarted `make run` files new ones.
+    first = int(datetime.now(CHINA_TIME).timestamp()) * 100
+    filed = 0
+    errors: list[str] = []
+    answering = asyncio.create_task(_answer_loop(channel_url, bootstrap, prefix, everyone, seed=seed, window=math.inf,
+                                                 errors=errors, stopped=stopped, quiet=True))
+    rng = random.Random(f"live:{seed}:{first}")
+    tick = 0
+    try:
+        while not stopped():
+            tick += 1
+            count = max(0, round(rng.gauss(per_minute * tick_s / 60, 1.0)))
+            batches = [filings(count, seed=seed, world=world, first=first + filed, live=True)] if count else []
+            if tick % spike_every == 0 and connected:
+                platform = rng.choice(connected)
+                category = _pick_weighted(rng, category_mix(platform.type))
+                batches.append(filings(LIVE_SPIKE_SIZE, seed=seed, world=world, first=first + filed + count, live=True,
+                                       focus=(platform.platform_id, category)))
+                print(f"demo live: a burst of {LIVE_SPIKE_SIZE} {CATEGORY_LABELS_ZH[category]} complaints on {platform.platform_id}",
+                      flush=True)
+            for items in batches:
+                over_http = [i for i in items if i.via == "http"]
+                over_feed = [i for i in items if i.via == "feed"]
+                try:
+                    if over_http:
+                        _, failed = await _post_all(channel_url, over_http)
+                        errors.extend(failed)
+                    if over_feed:
+                        await _publish_all(bootstrap, prefix, over_feed)
+                except Exception as exc:
+                    errors.append(f"live: {exc!r}")
+                filed += len(items)
+            if errors:
+                for error in errors[:3]:
+                    print(f"demo live: failed: {error}", flush=True)
+                errors.clear()
+            if tick % 12 == 0:
+                print(f"demo live: {filed} complaints filed since start", flush=True)
+            for _ in range(max(1, int(tick_s * 10))):
+                if stopped():
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        await answering
+    return filed
 
 
 async def _pair() -> tuple[int, int]:

@@ -35,6 +35,8 @@ DEFAULT_KAFKA_PORT: Final = 9092
 READY_TIMEOUT: Final = 120.0
 STOP_GRACE: Final = 20.0
 DEMO_COMPLAINTS: Final = 60
+#: After the first load: new complaints a minute, received now (the cockpit's today fills while you watch).
+LIVE_PER_MINUTE: Final = 24
 CHINA_TIME: Final = timezone(timedelta(hours=8))
 #: Marker in the Kafka data dir: which ``up`` process started the broker there.
 STARTED_BY: Final = "started-by-redshield-up"
@@ -378,6 +380,22 @@ async def _demo(channel_url: str, bridge_url: str, stop: Stop) -> int | None:
     return task.result()
 
 
+def _live_demo(channel_url: str, stop: Stop) -> threading.Thread:
+    """After the first load, the world stays alive: new complaints every few seconds until Ctrl-C."""
+    from services.cli import demo
+
+    def stream() -> None:
+        try:
+            asyncio.run(demo.live(channel_url, world="hangzhou", per_minute=LIVE_PER_MINUTE, stopped=stop.is_set))
+        except Exception as exc:  # the services keep running without the stream; say why it stopped
+            _say(f"demo live: stopped: {exc!r}")
+
+    thread = threading.Thread(target=stream, name="demo-live", daemon=True)
+    thread.start()
+    _say(f"demo live: about {LIVE_PER_MINUTE} new complaints a minute, now and then a burst on one platform (Ctrl-C stops)")
+    return thread
+
+
 def banner(children: list[Child], kafka: Kafka, var_dir: Path) -> list[str]:
     from services.runtime.auth import Role, issue, signing_key
     from services.runtime.settings import SharedSettings
@@ -466,6 +484,9 @@ def run(demo: bool = True) -> int:
                 _say("demo: some complaints were not sent (see above); the services keep running")
         if not stop.is_set():
             _say(*banner(children, kafka, var_dir))
+        streaming: threading.Thread | None = None
+        if demo and not stop.is_set():
+            streaming = _live_demo(next(c for c in children if c.name == "channel").url, stop)
         while not stop.is_set():
             for child in children:
                 if child.proc.poll() is not None:
@@ -477,6 +498,8 @@ def run(demo: bool = True) -> int:
             stop.wait(0.5)
         if code == 0:
             _say("", f"{stop.reason}: stopping everything")
+        if streaming is not None:
+            streaming.join(timeout=15)
     except Failed as exc:
         _say(f"redshield up: {exc}")
         # Stopped on request while starting: a clean stop, not a failure.

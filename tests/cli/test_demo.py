@@ -167,3 +167,44 @@ async def test_the_hangzhou_world_fills_the_cockpits_through_the_public_apis(kaf
         out.join(5)
         for pid in _processes_with(str(var_dir)):
             os.kill(pid, signal.SIGKILL)
+
+
+async def test_the_live_world_keeps_filing_complaints_received_now_with_a_burst_on_one_platform(
+    kafka_bootstrap: str, prefix: str, tmp_path: Path
+) -> None:
+    from collections import Counter
+
+    from tests.harness import Process
+
+    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "REDSHIELD_TOPIC_PREFIX": prefix,
+           "REDSHIELD_CHANNEL_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/channel.db"}
+    channel = Process("channel", env, free_port(), tmp_path / "channel.log")
+    await asyncio.to_thread(channel.start)
+    try:
+        started = datetime.now(demo.CHINA_TIME)
+        ends = time.monotonic() + 6
+        filed = await demo.live(channel.url, world="hangzhou", per_minute=240, stopped=lambda: time.monotonic() > ends,
+                                bootstrap=kafka_bootstrap, prefix=prefix, tick_s=0.5, spike_every=4)
+        assert filed >= demo.LIVE_SPIKE_SIZE + 10
+        connected = [p.platform_id for p in demo_world.platforms("hangzhou") if p.connected]
+        tokens = demo._tokens(connected)
+        seen: list[dict[str, Any]] = []
+        async with httpx.AsyncClient(base_url=channel.url, timeout=30) as client:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:  # feed filings arrive a moment after they are sent
+                seen = []
+                for pid in connected:
+                    page = await client.get("/v1/platform/complaints", params={"limit": 500},
+                                            headers={"Authorization": f"Bearer {tokens[pid]}"})
+                    assert page.status_code == 200, page.text
+                    seen += [item | {"platform_id": pid} for item in page.json()["items"]]
+                if len(seen) >= filed:
+                    break
+                await asyncio.sleep(0.5)
+        assert len(seen) == filed  # every live complaint arrived once, over HTTP or a feed
+        assert all(datetime.fromisoformat(item["received_at"]) >= started.replace(microsecond=0) for item in seen)
+        # The burst: one platform's one kind of complaint, at least LIVE_SPIKE_SIZE of them within seconds.
+        (platform_category, count), = Counter((i["platform_id"], i["category"]) for i in seen).most_common(1)
+        assert count >= demo.LIVE_SPIKE_SIZE, platform_category
+    finally:
+        await asyncio.to_thread(channel.stop)
