@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 
 from contracts.codes import IntakeChannel
 from contracts.events.channel import ComplaintFiling, ComplaintState, DeadlineRef, FirstHandlingAnswer
-from services.channel import batch, bureau_intake, bureau_track, first_handling, receipts_api, store
-from services.channel.domain import GroundRequired, IllegalTransition, IntakeRejected
+from services.channel import batch, bureau_intake, bureau_track, first_handling, lists, receipts_api, store
+from services.channel.domain import GroundRequired, IllegalTransition, IntakeRejected, in_scope
 from services.channel.handling import Handling, UnknownComplaint
 from services.channel.intake import Intake
 from services.channel.responses import PROBLEMS, Moved, moved, transition_problem
@@ -154,7 +154,7 @@ def _may_see(caller: Caller, row: dict[str, Any]) -> bool:
     if caller.role is Role.PLATFORM:
         return bool(row["platform_id"] == caller.platform_id)
     if caller.role is Role.BUREAU and caller.region:
-        return str(row["region"]).startswith(caller.region.rstrip("0") or caller.region)
+        return in_scope(str(row["region"]), caller.region)
     return False
 
 
@@ -164,3 +164,4 @@ def install(app: FastAPI, service: Service, intake: Intake, handling: Handling) 
     app.include_router(batch.build_router(service, intake))
     app.include_router(receipts_api.build_router(service, intake, handling))
     app.include_router(bureau_intake.build_router(service, intake, handling))
+    app.include_router(lists.build_router(service, intake))

@@ -23,7 +23,7 @@ from contracts.events.channel import (
     Merchant,
     Order,
 )
-from services.channel import store
+from services.channel import domain, store
 from services.channel.bureau_track import in_region
 from services.channel.domain import IntakeRejected
 from services.channel.handling import Handling
@@ -76,7 +76,7 @@ class FlagItem(BaseModel):
 
 
 def _region_scope(caller: Caller) -> str:
-    return (caller.region or "").rstrip("0") or (caller.region or "")
+    return domain.region_scope(caller.region) if caller.region else ""
 
 
 def build_router(service: Service, intake: Intake, handling: Handling) -> APIRouter:

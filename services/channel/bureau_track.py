@@ -52,8 +52,8 @@ class Escalation(_Body):
 
 def in_region(caller: Caller) -> Callable[[Track], bool]:
     """A bureau acts on the items of its region and, for a city or province bureau, of the regions below it."""
-    scope = (caller.region or "").rstrip("0") or (caller.region or "")
-    return lambda track: track.region.startswith(scope)
+    scope = caller.region or ""
+    return lambda track: bool(scope) and domain.in_scope(track.region, scope)
 
 
 def build_router(service: Service, handling: Handling) -> APIRouter:

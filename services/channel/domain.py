@@ -62,6 +62,24 @@ def jurisdiction(merchant_region: str | None, platform_domicile: str | None, hom
     return merchant_region or platform_domicile or home_region
 
 
+def region_scope(region: str) -> str:
+    """The code prefix a bureau of ``region`` oversees (GB/T 2260: province 2 + prefecture 2 + county 2).
+
+    A province (330000) sees 33xxxx, a city (330100) 3301xx, a district only itself. Only whole pairs of zeros
+    are levels: Yuhang (330110) is a district, and stripping its zero would hand it Fuyang (330111).
+    """
+    if region.endswith("0000"):
+        return region[:2]
+    if region.endswith("00"):
+        return region[:4]
+    return region
+
+
+def in_scope(region: str, scope_region: str) -> bool:
+    """Whether an item of ``region`` belongs to the bureau of ``scope_region`` or to one below it."""
+    return region.startswith(region_scope(scope_region))
+
+
 _NOT_DIGITS: Final = re.compile(r"\D")
 
 

@@ -64,6 +64,9 @@ complaints = sa.Table(
     # Salted hashes for the professional-claimant patterns: compared, never reversed.
     sa.Column("consumer_name_hash", sa.String(64)),
     sa.Column("consumer_address_hash", sa.String(64)),
+    #: The store's region in bridge's directory where it differs from the one the filing published: the filing's
+    #: wins (DOMAIN.md), and the bureau sees the conflict. None: no conflict known.
+    sa.Column("jurisdiction_conflict", sa.String(6)),
     sa.UniqueConstraint("platform_id", "platform_complaint_id", "filing_part", name="uq_complaints_platform_item"),
     sa.Index("ix_complaints_platform_created", "platform_id", "created_at"),
     sa.Index("ix_complaints_platform_state", "platform_id", "state", "complaint_id"),
@@ -71,6 +74,11 @@ complaints = sa.Table(
     sa.Index("uq_complaints_intake_key", "intake_key", unique=True),
     sa.Index("ix_complaints_consumer", "consumer_hash", "created_at"),
     sa.Index("ix_complaints_consumer_address", "consumer_address_hash", "created_at"),
+    # The lists by role, newest first (migration 0004): all items, one platform's, one region's, one state's.
+    sa.Index("ix_complaints_received", "received_at", "complaint_id"),
+    sa.Index("ix_complaints_platform_received", "platform_id", "received_at", "complaint_id"),
+    sa.Index("ix_complaints_region_received", "region", "received_at", "complaint_id"),
+    sa.Index("ix_complaints_state_received", "state", "received_at", "complaint_id"),
 )
 
 #: The facts of every report, and of each repeat of it: same facts are kept but not handled again; new facts
@@ -155,7 +163,7 @@ def complaint_row(complaint: Complaint, cipher: FieldCipher) -> dict[str, Any]:
         "platform_complaint_id": f.platform_complaint_id,
         "kind": complaint.kind.value,  # a part of a mixed filing is stored as what it is
         "intake": complaint.intake.value,
-        "received_at": f.received_at,
+        "received_at": utc(f.received_at),  # UTC like every stored moment: lists are ordered by it
         "rule_set": complaint.rule_set.value,
         "region": complaint.region,
         "store_id": f.merchant.store_id,
@@ -530,3 +538,87 @@ async def claim_notice(conn: AsyncConnection, notice: DueNotice, now: datetime) 
 async def deadline_is_open(conn: AsyncConnection, deadline_id: str) -> bool:
     row = (await conn.execute(sa.select(deadlines.c.closed_at).where(deadlines.c.deadline_id == deadline_id))).first()
     return row is not None and row.closed_at is None
+
+
+# -- lists by role -------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ListScope:
+    """What the caller may see: one platform's items, a bureau's region prefix, or everything (both None)."""
+
+    platform_id: str | None = None
+    region_prefix: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListFilter:
+    states: tuple[str, ...] = ()
+    deadline_kind: str | None = None
+    due_before: date | None = None
+    due_after: date | None = None
+    overdue: bool | None = None
+    category: str | None = None
+    kind: str | None = None
+    platform_id: str | None = None
+    region_prefix: str | None = None
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+    flagged: bool | None = None
+    jurisdiction_conflict: bool | None = None
+
+
+def _prefix_range(column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElement[bool]:
+    """``column`` starts with the digits ``prefix``, as a range an index can serve (LIKE cannot under every
+    PostgreSQL collation)."""
+    if len(prefix) >= 6:
+        return column == prefix
+    upper = str(int(prefix) + 1).zfill(len(prefix))
+    return sa.and_(column >= prefix, column < upper)
+
+
+_ITEM_COLUMNS = (*_LIST_COLUMNS, complaints.c.platform_id)
+
+
+async def list_items(conn: AsyncConnection, scope: ListScope, where: ListFilter, *, now: datetime,
+                     after: tuple[datetime, str] | None, limit: int) -> list[dict[str, Any]]:
+    """One page, newest received first, after the cursor's (received_at, complaint_id): keyset paging, so an
+    item inserted meanwhile never shifts a page or repeats an item."""
+    c, d = complaints.c, deadlines.c
+    stmt = sa.select(*_ITEM_COLUMNS, complaints.c.jurisdiction_conflict).select_from(_WITH_OPEN_DEADLINE)
+    if scope.platform_id is not None:
+        stmt = stmt.where(c.platform_id == scope.platform_id)
+    if scope.region_prefix is not None:
+        stmt = stmt.where(_prefix_range(c.region, scope.region_prefix))
+    if where.states:
+        stmt = stmt.where(c.state.in_(where.states))
+    if where.category is not None:
+        stmt = stmt.where(c.category == where.category)
+    if where.kind is not None:
+        stmt = stmt.where(c.kind == where.kind)
+    if where.platform_id is not None:
+        stmt = stmt.where(c.platform_id == where.platform_id)
+    if where.region_prefix is not None:
+        stmt = stmt.where(_prefix_range(c.region, where.region_prefix))
+    if where.received_from is not None:
+        stmt = stmt.where(c.received_at >= utc(where.received_from))
+    if where.received_to is not None:
+        stmt = stmt.where(c.received_at < utc(where.received_to))
+    if where.deadline_kind is not None:
+        stmt = stmt.where(d.kind == where.deadline_kind)
+    if where.due_before is not None:
+        stmt = stmt.where(d.due <= where.due_before)
+    if where.due_after is not None:
+        stmt = stmt.where(d.due >= where.due_after)
+    if where.overdue is True:
+        stmt = stmt.where(d.expires_at <= utc(now))
+    elif where.overdue is False:
+        stmt = stmt.where(sa.or_(d.deadline_id.is_(None), d.expires_at > utc(now)))
+    if where.flagged is not None:
+        open_flag = sa.exists().where(flags.c.complaint_id == c.complaint_id, flags.c.cleared_at.is_(None))
+        stmt = stmt.where(open_flag if where.flagged else ~open_flag)
+    if where.jurisdiction_conflict is not None:
+        stmt = stmt.where(c.jurisdiction_conflict.is_not(None) if where.jurisdiction_conflict else c.jurisdiction_conflict.is_(None))
+    if after is not None:
+        at, complaint_id = utc(after[0]), after[1]
+        stmt = stmt.where(sa.or_(c.received_at < at, sa.and_(c.received_at == at, c.complaint_id < complaint_id)))
+    rows = await conn.execute(stmt.order_by(c.received_at.desc(), c.complaint_id.desc()).limit(limit))
+    return [dict(row._mapping) for row in rows]
