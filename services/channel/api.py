@@ -81,7 +81,9 @@ def build_router(service: Service, intake: Intake, handling: Handling) -> APIRou
             row["receipt_code"] = intake.receipt(complaint_id)
             if row["kind"] == "report":
                 row["facts"] = await store.facts_of(uow.conn, complaint_id)
-            if caller.role is not Role.PLATFORM:
+            if caller.role is Role.PLATFORM:
+                row.pop("jurisdiction_conflict", None)  # the bureau's to resolve, like flags
+            else:
                 # Flags are for the bureau's review; a platform must not treat a consumer differently for them.
                 row["flags"] = (await store.flags_of(uow.conn, [complaint_id])).get(complaint_id, [])
         return row

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from contracts import topics
 from contracts.events.channel import HANDLING_EVENTS, ComplaintAssigned, ComplaintReceived
-from services.channel import api, consumers
+from services.channel import api, consumers, directory
 from services.channel.handling import Handling
 from services.channel.intake import Intake
 from services.channel.rules import FirstHandlingPolicy
@@ -58,6 +58,7 @@ def build(settings: ChannelSettings | None = None, *, clock: Clock | None = None
     app.state.scheduler = scheduler
     api.install(app, service, intake, handling)
     consumers.install(service, intake, handling)
+    directory.install(service)
     service.documents(topics.CHANNEL_COMPLAINTS, ComplaintReceived)
     for model in HANDLING_EVENTS:
         service.documents(topics.CHANNEL_COMPLAINTS, model)

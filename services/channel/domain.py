@@ -62,6 +62,21 @@ def jurisdiction(merchant_region: str | None, platform_domicile: str | None, hom
     return merchant_region or platform_domicile or home_region
 
 
+@dataclass(frozen=True, slots=True)
+class Jurisdiction:
+    region: str
+    #: The directory's region of the store where the filing published another one (the filing's wins).
+    conflict: str | None = None
+
+
+def jurisdiction_of(published: str | None, listed: str | None, platform_domicile: str | None, home_region: str) -> Jurisdiction:
+    """The region the merchant publishes: the filing's, else the store's in bridge's directory; else the
+    platform's domicile; else the home bureau. A filing whose published region differs from the directory's
+    keeps its own (DOMAIN.md: the address the merchant publishes) and the difference is a conflict to review."""
+    region = jurisdiction(published or listed, platform_domicile, home_region)
+    return Jurisdiction(region, listed if published and listed and listed != published else None)
+
+
 def region_scope(region: str) -> str:
     """The code prefix a bureau of ``region`` oversees (GB/T 2260: province 2 + prefecture 2 + county 2).
 
@@ -148,6 +163,8 @@ class Complaint:
     created_at: datetime
     #: The other part of a mixed filing.
     linked_complaint_id: str | None = None
+    #: See :class:`Jurisdiction`.
+    jurisdiction_conflict: str | None = None
 
 
 #: Platform clocks drift; a filing stamped a little ahead of ours is still accepted.
@@ -170,6 +187,7 @@ def receive(
     home_region: str,
     hash_salt: bytes,
     platform_domicile: str | None = None,
+    listed_region: str | None = None,
     kind: FilingKind | None = None,
     linked_complaint_id: str | None = None,
 ) -> Complaint:
@@ -181,6 +199,7 @@ def receive(
         kind = FilingKind(filing.kind.value)
     elif kind not in PARTS[filing.kind]:
         raise ValueError(f"a {filing.kind} filing has no {kind} part")
+    where = jurisdiction_of(filing.merchant.region, listed_region, platform_domicile, home_region)
     return Complaint(
         complaint_id=complaint_id,
         platform_id=platform_id,
@@ -189,10 +208,11 @@ def receive(
         kind=kind,
         linked_complaint_id=linked_complaint_id,
         rule_set=rule_set_for(filing.received_at),
-        region=jurisdiction(filing.merchant.region, platform_domicile, home_region),
+        region=where.region,
         consumer_hash=consumer_hash(hash_salt, filing.consumer),
         state=ComplaintState.RECEIVED,
         created_at=now,
+        jurisdiction_conflict=where.conflict,
     )
 
 
@@ -727,11 +747,13 @@ def deadline_in_future(deadline: OpenDeadline | None, at: datetime) -> bool:
 
 
 
-def route_new_item(track: Track, *, at: datetime, calendar: WorkingCalendar, policy: FirstHandlingPolicy) -> list[Step]:
+def route_new_item(track: Track, *, at: datetime, calendar: WorkingCalendar, policy: FirstHandlingPolicy,
+                   connected: bool | None = None) -> list[Step]:
     """Where a newly received item goes: a report to verification; a complaint to its platform's first
-    handling when the platform is connected, else straight to the bureau's track."""
+    handling when the platform is connected (``connected``: what bridge's directory says, where it knows the
+    platform), else straight to the bureau's track."""
     if track.kind is FilingKind.REPORT:
         return [start_verification(track, at=at, calendar=calendar)]
-    if policy.is_connected(track.platform_id):
+    if policy.is_connected(track.platform_id, connected):
         return [assign_to_platform(track, at=at, calendar=calendar, period=policy.period(track.platform_id, track.rules))]
     return [refer_to_bureau(track, reason=ReferralReason.PLATFORM_NOT_CONNECTED, at=at, calendar=calendar, actor=INTAKE)]

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from contracts.codes import FilingKind, IntakeChannel
-from contracts.events.channel import ComplaintFiling, ComplaintFlagged, ComplaintState, FiledKind
+from contracts.events.channel import ComplaintFiling, ComplaintFlagged, ComplaintReceived, ComplaintState, FiledKind
 from contracts.ids import new_id
 from services.channel import domain, receipts, store
 from services.channel.domain import INTAKE, ClaimantSigns, Complaint, OpenReport, Step
@@ -77,6 +77,7 @@ class Intake:
         platform_complaint_id. ``home_region``: the bureau an item goes to when jurisdiction names none."""
         conn = uow.conn
         known = await store.existing_ids(conn, platform_id, [f.platform_complaint_id for f in filings])
+        directory = await store.directory_for(conn, platform_id, [f.merchant.store_id for f in filings])
         now = self.clock.now()
         hashes = [domain.consumer_hash(self.hash_salt, f.consumer) for f in filings]
         addresses = [domain.address_hash(self.hash_salt, f.consumer) for f in filings]
@@ -91,6 +92,7 @@ class Intake:
         steps: list[Step] = []
         flagged: list[tuple[Complaint, ComplaintState, domain.Flag]] = []
         merges: list[tuple[str, str]] = []
+        conflicts: list[dict[str, Any]] = []
         results: list[Filed] = []
         for filing, who, address in zip(filings, hashes, addresses, strict=True):
             pcid = filing.platform_complaint_id
@@ -113,6 +115,8 @@ class Intake:
             parts = [
                 domain.receive(complaint_id=cid, platform_id=platform_id, filing=filing, intake=intake, now=now,
                                home_region=home_region or self.home_region, hash_salt=self.hash_salt, kind=kind,
+                               platform_domicile=directory.domicile_region,
+                               listed_region=directory.store_regions.get(filing.merchant.store_id),
                                linked_complaint_id=next((other for other in ids if other != cid), None))
                 for cid, kind in zip(ids, domain.PARTS[filing.kind], strict=True)
             ]
@@ -122,7 +126,7 @@ class Intake:
                 batch.history.append((who, name, address, now))
             for complaint in parts:
                 first = domain.route_new_item(domain.track_of(complaint), at=now, calendar=self.handling.calendar,
-                                              policy=self.handling.policy)
+                                              policy=self.handling.policy, connected=directory.connected)
                 code = self.receipt(complaint.complaint_id)
                 rows.append(store.complaint_row(complaint, self.cipher) | store.track_columns(first, None) | {
                     "receipt_hash": receipts.lookup_hash(self.receipt_key, code),
@@ -131,8 +135,10 @@ class Intake:
                     "consumer_address_hash": address,
                 })
                 # The received event first: per item, events leave in the order they were queued.
-                self.handling.publish(uow, domain.received_event(complaint), subject=complaint.complaint_id, region=complaint.region,
-                                      platform_id=platform_id, time=now)
+                received_id = self.handling.publish(uow, domain.received_event(complaint), subject=complaint.complaint_id,
+                                                    region=complaint.region, platform_id=platform_id, time=now)
+                if complaint.jurisdiction_conflict:
+                    conflicts.append(self._conflict(complaint, received_id, now))
                 steps.extend(first)
                 if complaint.kind is FilingKind.REPORT:
                     fact_rows.append(self._fact(complaint.complaint_id, platform_id, filing, digest, now, merged=False))
@@ -152,6 +158,7 @@ class Intake:
             await self.handling.record(uow, steps)
         await store.insert_rows(conn, store.facts, fact_rows)
         await self._raise_flags(uow, flagged, now)
+        await store.insert_audit(conn, conflicts)
         for complaint_id, pcid in merges:
             await self._merge(uow, complaint_id, pcid)
         return results
@@ -192,6 +199,16 @@ class Intake:
             names_for_phone=len(names),
             consumers_at_address=len(neighbours) if address else 0,
         )
+
+    @staticmethod
+    def _conflict(complaint: Complaint, received_id: str, now: datetime) -> dict[str, Any]:
+        """The audit record of a jurisdiction conflict, made with the received event that carries the region."""
+        detail = (f"the filing publishes region {complaint.filing.merchant.region}; bridge's directory lists the store in "
+                  f"{complaint.jurisdiction_conflict}; the published region governs")
+        state = ComplaintState.RECEIVED.value
+        return {"complaint_id": complaint.complaint_id, "at": store.utc(now), "actor_role": INTAKE.role.value, "actor": INTAKE.subject,
+                "from_state": state, "to_state": state, "event_type": ComplaintReceived.event_type, "event_id": received_id,
+                "ground": "jurisdiction-conflict", "detail": detail, "rule_id": "domain/jurisdiction-published-address"}
 
     async def _raise_flags(self, uow: UnitOfWork, flagged: list[tuple[Complaint, ComplaintState, domain.Flag]], now: datetime) -> None:
         flag_rows, audit_rows = [], []

@@ -109,14 +109,16 @@ def rules_of(rule_set: RuleSet) -> ComplaintRules:
 class FirstHandlingPolicy:
     """Which platforms take first handling, and how long each has.
 
-    Until bridge publishes which platforms are connected, every platform filing its own complaints is
-    connected unless listed in ``not_connected``.
+    bridge's directory says which platforms are connected (``connected_to_canal``); a platform it does not
+    know yet is connected unless listed in ``not_connected``. The deadline stays per platform in settings.
     """
 
     days_by_platform: Mapping[str, int] = field(default_factory=dict)
     not_connected: frozenset[str] = frozenset()
 
-    def is_connected(self, platform_id: str) -> bool:
+    def is_connected(self, platform_id: str, listed: bool | None = None) -> bool:
+        if listed is not None:
+            return listed
         return platform_id not in self.not_connected
 
     def period(self, platform_id: str, rules: ComplaintRules) -> Period:

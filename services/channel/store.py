@@ -116,6 +116,31 @@ flags = sa.Table(
     sa.Index("ix_complaint_flags_raised", "raised_at"),
 )
 
+#: bridge's directory, kept from its events on bridge.subjects.v1 (directory.py): where platforms are domiciled,
+#: whether they take part in the canal, and where their stores are.
+directory_platforms = sa.Table(
+    "directory_platforms",
+    metadata,
+    sa.Column("platform_id", sa.String(32), primary_key=True),
+    sa.Column("domicile_region", sa.String(6), nullable=False),
+    sa.Column("connected_to_canal", sa.Boolean, nullable=False),
+    #: bridge's registry version: an older event arriving late never overwrites a newer entry.
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+directory_stores = sa.Table(
+    "directory_stores",
+    metadata,
+    sa.Column("platform_id", sa.String(32), primary_key=True),
+    sa.Column("store_id", sa.String(200), primary_key=True),
+    sa.Column("region", sa.String(6), nullable=False),
+    sa.Column("uscc", sa.String(18)),
+    sa.Column("closed", sa.Boolean, nullable=False),
+    #: The time of the event the row comes from: stores carry no version, so the later event wins.
+    sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
+)
+
 deadlines = sa.Table(
     "complaint_deadlines",
     metadata,
@@ -183,6 +208,7 @@ def complaint_row(complaint: Complaint, cipher: FieldCipher) -> dict[str, Any]:
         "created_at": utc(complaint.created_at),
         "filing_part": complaint.kind.value if mixed else "whole",
         "linked_complaint_id": complaint.linked_complaint_id,
+        "jurisdiction_conflict": complaint.jurisdiction_conflict,
     }
 
 
@@ -622,3 +648,25 @@ async def list_items(conn: AsyncConnection, scope: ListScope, where: ListFilter,
         stmt = stmt.where(sa.or_(c.received_at < at, sa.and_(c.received_at == at, c.complaint_id < complaint_id)))
     rows = await conn.execute(stmt.order_by(c.received_at.desc(), c.complaint_id.desc()).limit(limit))
     return [dict(row._mapping) for row in rows]
+
+
+# -- bridge's directory ------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """What the directory knows for one platform's filings: its entry (None: unknown) and its open stores' regions."""
+
+    domicile_region: str | None
+    connected: bool | None
+    store_regions: dict[str, str]
+
+
+async def directory_for(conn: AsyncConnection, platform_id: str, store_ids: Sequence[str]) -> Directory:
+    p, st = directory_platforms.c, directory_stores.c
+    entry = (await conn.execute(sa.select(p.domicile_region, p.connected_to_canal).where(p.platform_id == platform_id))).first()
+    regions: dict[str, str] = {}
+    if store_ids:
+        rows = await conn.execute(sa.select(st.store_id, st.region).where(
+            # A closed store's merchant is still where it was: complaints about its past orders go there too.
+            st.platform_id == platform_id, st.store_id.in_(set(store_ids))))
+        regions = {row.store_id: row.region for row in rows}
+    return Directory(entry.domicile_region if entry else None, bool(entry.connected_to_canal) if entry else None, regions)
