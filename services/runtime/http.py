@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.runtime import metrics
 from services.runtime.auth import AuthError, Caller, Role, verify
 from services.runtime.logs import trace_id_of, trace_id_var
 from services.runtime.metrics import registry
@@ -109,6 +111,36 @@ class BodyLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+class RequestMetrics:
+    """Counts and times every request by its route template (``/v1/complaints/{complaint_id}``, never the raw path:
+    ids in label values would grow the metrics without end). Requests no route matched count as ``unmatched``."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # if the app raises before answering, the server answers 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = str(scope.get("method", ""))
+            metrics.HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
+            metrics.HTTP_SECONDS.labels(self.service, method, route).observe(time.perf_counter() - started)
 
 
 class TraceContext:

@@ -18,3 +18,12 @@ RELAY_LAG = Histogram(
 INBOX_DUPLICATES = Counter("redshield_inbox_duplicates_total", "Redelivered events skipped by the inbox", ["service", "consumer"])
 DLQ_RECORDS = Counter("redshield_dlq_records_total", "Records sent to a dead-letter topic", ["service", "consumer", "reason"])
 CONSUMED = Counter("redshield_consumed_total", "Records handled by a consumer", ["service", "consumer"])
+HTTP_REQUESTS = Counter(
+    "redshield_http_requests_total", "HTTP requests answered, by route template and status", ["service", "method", "route", "status"]
+)
+HTTP_SECONDS = Histogram(
+    "redshield_http_request_seconds",
+    "Time from a request's arrival to its response's last byte",
+    ["service", "method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)

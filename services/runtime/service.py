@@ -19,7 +19,7 @@ from services.runtime import db
 from services.runtime.auth import signing_key
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.consumer import BatchHandler, DeadLetters, ReliableConsumer
-from services.runtime.http import BodyLimit, TraceContext, caller_dependency, install_ops_routes, install_problem_handlers
+from services.runtime.http import BodyLimit, RequestMetrics, TraceContext, caller_dependency, install_ops_routes, install_problem_handlers
 from services.runtime.kafka import new_broker, new_producer
 from services.runtime.outbox import OutboxRelay
 from services.runtime.settings import ServiceSettings, SharedSettings
@@ -175,5 +175,7 @@ class Service:
         install_ops_routes(app, checks)
         app.add_middleware(TraceContext)
         app.add_middleware(BodyLimit, max_bytes=self.settings.max_body_bytes)
+        # Outermost: a 413 from the body limit is counted and timed like any other answer.
+        app.add_middleware(RequestMetrics, service=self.name)
         app.state.service = self
         return app
