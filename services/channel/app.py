@@ -67,4 +67,8 @@ def build(settings: ChannelSettings | None = None, *, clock: Clock | None = None
                              title=f"channel/notify/{ComplaintAssigned.event_type}",
                              description="Complaints assigned to the platform for first handling, on its own notify topic.",
                              include_in_schema=True)
+    service.broker.publisher(settings.topic_prefix + "region.{region}.v1", schema=ComplaintReceived,
+                             title="channel/region/complaint-events",
+                             description="Every event about an item, also on the topic of its jurisdiction's region, for that bureau.",
+                             include_in_schema=True)
     return service, app

@@ -53,9 +53,12 @@ class Handling:
         self.policy = policy
 
     def publish(self, uow: UnitOfWork, event: EventData, *, subject: str, region: str, platform_id: str, time: datetime) -> str:
-        """Queue an event on its topic; an assignment also goes to the platform's own notify topic."""
+        """Queue an event on its topic and on its region's topic (``region.<code>.v1``, where a bureau reads its
+        own items by a prefixed ACL); an assignment also goes to the platform's own notify topic. Each copy has
+        its own id, as the outbox keeps one row per id; all commit in the caller's transaction."""
         env = envelope(event, subject=subject, region=region, platform_id=platform_id, time=time)
         uow.publish(event.topic, env)
+        uow.publish(topics.region(region), envelope(event, subject=subject, region=region, platform_id=platform_id, time=time))
         if isinstance(event, ComplaintAssigned):
             # The same event for the platform; its own id, as the outbox keeps one row per id.
             uow.publish(topics.notify(platform_id), envelope(event, subject=subject, region=region, platform_id=platform_id, time=time))

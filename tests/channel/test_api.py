@@ -30,8 +30,9 @@ async def test_a_platform_files_a_complaint_and_the_same_item_again_gets_the_sam
     assert first.json()["duplicate"] is False
     assert second.status_code == 202
     assert second.json() == first.json() | {"duplicate": True}  # the same id and the same receipt code
-    # received, assigned, and the assignment's copy for the platform; the duplicate adds nothing.
-    assert events_of_one_filing == 3
+    # received and assigned, each also on the region's topic, and the assignment's copy for the platform;
+    # the duplicate adds nothing.
+    assert events_of_one_filing == 5
     assert await _outbox_rows(channel) == events_of_one_filing
 
 

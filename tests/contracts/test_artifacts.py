@@ -41,7 +41,8 @@ def test_every_service_has_a_committed_asyncapi_document_for_its_broker() -> Non
 def test_the_asyncapi_documents_name_logical_topics_without_a_deployment_prefix() -> None:
     channel = json.loads((generate.CONTRACTS_DIR / "asyncapi" / "channel.json").read_text(encoding="utf-8"))
     assert {c["address"] for c in channel["channels"].values()} == {
-        "channel.complaints.v1", "feed.{platform_id}.complaints.v1", "feed.{platform_id}.answers.v1", "notify.{platform_id}.v1"
+        "channel.complaints.v1", "feed.{platform_id}.complaints.v1", "feed.{platform_id}.answers.v1", "notify.{platform_id}.v1",
+        "bridge.subjects.v1", "region.{region}.v1",
     }
     analytics = json.loads((generate.CONTRACTS_DIR / "asyncapi" / "analytics.json").read_text(encoding="utf-8"))
     assert "channel.complaints.v1" in {c["address"] for c in analytics["channels"].values()}
