@@ -266,8 +266,9 @@ def generate(client: Any, total: int, origin: datetime, show: bool = True) -> fl
 ENDPOINTS: Final = ("overview", "governance", "platform_detail")
 
 
-async def cockpit_latency(url: str, database: str, work: Path, queries: int, today: date) -> dict[str, list[float]]:
-    """Each endpoint through the real FastAPI app (httpx's ASGI transport), one request at a time."""
+async def cockpit_latency(url: str, database: str, work: Path, queries: int, today: date, cached: bool) -> dict[str, list[float]]:
+    """Each endpoint through the real FastAPI app (httpx's ASGI transport), one request at a time; ``cached`` False
+    empties the app's answer cache before every request (the first read after an ingested batch)."""
     from services.analytics.app import AnalyticsSettings, build
     from services.runtime.auth import Role, issue
     from services.runtime.settings import load
@@ -297,6 +298,9 @@ async def cockpit_latency(url: str, database: str, work: Path, queries: int, tod
     ) as http:
         for name, (path, params) in paths.items():
             for i in range(queries + 2):
+                if not cached:
+                    # A cold read: as if a batch had just been ingested, every query runs.
+                    app.state.clickhouse.changed()
                 started = time.perf_counter()
                 answer = await http.get(path, params=params)
                 elapsed = (time.perf_counter() - started) * 1000
@@ -364,17 +368,27 @@ async def run(args: argparse.Namespace, scales: list[int], work: Path) -> dict[s
             progress(f"generating {scale:,} complaints inside ClickHouse ({database})")
             gen_s = generate(client, scale, origin)
             ((daily_rows,),) = client.query("SELECT count() FROM complaint_daily").result_rows
+            ((nr_rows,),) = client.query("SELECT count() FROM complaint_daily_nr").result_rows
             client.close()
             progress(f"{args.queries} requests per cockpit endpoint at {scale:,} complaints")
-            timings = await cockpit_latency(url, database, work, args.queries, (now + timedelta(hours=8)).date())
+            today = (now + timedelta(hours=8)).date()
+            cold = await cockpit_latency(url, database, work, args.queries, today, cached=False)
+            warm = await cockpit_latency(url, database, work, args.queries, today, cached=True)
             rows.append((f"cockpits at {scale:,} complaints", "", ""))
-            rows.append(("  generation, s", f"{gen_s:,.1f}", f"{daily_rows:,} rows in complaint_daily"))
+            rows.append(("  generation, s", f"{gen_s:,.1f}", f"{daily_rows:,} rows in complaint_daily, {nr_rows:,} in complaint_daily_nr"))
             figures[f"generate_s_at_{scale}"] = rounded(gen_s, 1)
+            figures[f"complaint_daily_rows_at_{scale}"] = daily_rows
+            figures[f"complaint_daily_nr_rows_at_{scale}"] = nr_rows
             for name in ENDPOINTS:
-                p50, p95 = percentile(timings[name], 50), percentile(timings[name], 95)
+                p50, p95 = percentile(cold[name], 50), percentile(cold[name], 95)
                 figures[f"{name}_p50_ms_at_{scale}"] = rounded(p50, 1)
                 figures[f"{name}_p95_ms_at_{scale}"] = rounded(p95, 1)
-                rows.append((f"  {name} p50 / p95, ms", f"{p50:,.1f} / {p95:,.1f}", "goal p95 ≤ 100 ms at 100 million"))
+                rows.append((f"  {name} p50 / p95, ms", f"{p50:,.1f} / {p95:,.1f}", "every query runs (cache emptied); goal p95 ≤ 100 ms"))
+            for name in ENDPOINTS:
+                p50, p95 = percentile(warm[name], 50), percentile(warm[name], 95)
+                figures[f"{name}_cached_p50_ms_at_{scale}"] = rounded(p50, 2)
+                figures[f"{name}_cached_p95_ms_at_{scale}"] = rounded(p95, 2)
+                rows.append((f"  {name} repeat p50 / p95, ms", f"{p50:,.2f} / {p95:,.2f}", "same request, no batch ingested since"))
             drop = connect(url)
             drop.command("DROP DATABASE IF EXISTS " + database)
             drop.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -70,22 +71,50 @@ def migrate(client: Client) -> list[str]:
 
 
 class ClickHouse:
-    """Async face of a synchronous client: one call at a time (chDB allows one session per process)."""
+    """Async face of a synchronous client: one call at a time (chDB allows one session per process).
+
+    Cockpit reads may ask for ``cached=True``: the answer is kept, keyed by the statement, its parameters and the
+    number of inserts made through this handle so far, so a repeat read between two ingested batches costs no
+    query, and the first read after a batch sees the batch. Writes that bypass :meth:`insert` (migrations, the
+    bench's generator) must call :meth:`changed`."""
+
+    CACHE_ENTRIES = 512
 
     def __init__(self, client: Client) -> None:
         self.client = client
         self._lock = asyncio.Lock()
+        self.generation = 0
+        self._cache: OrderedDict[tuple[Any, ...], list[tuple[Any, ...]]] = OrderedDict()
+
+    def changed(self) -> None:
+        self.generation += 1
+        self._cache.clear()
 
     async def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str], token: str) -> None:
         async with self._lock:
-            await asyncio.to_thread(
-                self.client.insert, table, rows, column_names=list(columns), settings={"insert_deduplication_token": token}
-            )
+            try:
+                await asyncio.to_thread(
+                    self.client.insert, table, rows, column_names=list(columns), settings={"insert_deduplication_token": token}
+                )
+            finally:
+                # Even a failed insert may have landed (the reply was lost): never serve an answer from before it.
+                self.changed()
 
-    async def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    async def query(self, sql: str, parameters: dict[str, Any] | None = None, *, cached: bool = False) -> list[tuple[Any, ...]]:
+        key = (sql, tuple(sorted((k, repr(v)) for k, v in (parameters or {}).items())), self.generation) if cached else None
+        if key is not None and key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        generation = self.generation
         async with self._lock:
             result = await asyncio.to_thread(self.client.query, sql, parameters=parameters or {})
-        return [tuple(row) for row in result.result_rows]
+        rows = [tuple(row) for row in result.result_rows]
+        # Only an answer no insert overtook is kept under this generation.
+        if key is not None and generation == self.generation:
+            self._cache[key] = rows
+            while len(self._cache) > self.CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+        return rows
 
     def close(self) -> None:
         self.client.close()

@@ -79,21 +79,36 @@ def _gmv_pairs(rows: list[tuple[Any, ...]], name: str) -> list[dict[str, Any]]:
     return [{name: key.isoformat()[:7] if isinstance(key, date) else key, "gmv_cny": _cny(g), "orders": int(o)} for key, g, o in rows]
 
 
+def _ranked(rows: list[tuple[Any, ...]], limit: int) -> list[tuple[Any, ...]]:
+    """``ORDER BY n DESC, key LIMIT limit`` over (key, n, ...) rows, done here because one query answers many panels.
+    Python's str order is ClickHouse's byte order for UTF-8."""
+    return sorted(rows, key=lambda row: (-row[1], row[0]))[:limit]
+
+
 async def gmv_panels(ch: ClickHouse, where: list[str], params: dict[str, Any]) -> dict[str, Any]:
-    """GMV and orders from the latest revision of every monthly report, in total and by platform, category and month."""
-    selected = f"{_GMV_LINES} WHERE {' AND '.join(where) or '1'}"
-    ((reports, total, orders),) = await ch.query(f"SELECT uniqExact(platform_id, month), sum(gmv), sum(orders) {selected}", params)
+    """GMV and orders from the latest revision of every monthly report, in total and by platform, category and month:
+    one scan, one round trip (GROUPING SETS)."""
+    rows = await ch.query(
+        f"""SELECT grouping(platform_id), grouping(category), grouping(month), platform_id, category, month,
+                   sum(gmv), sum(orders), uniqExact(platform_id, month)
+            {_GMV_LINES} WHERE {" AND ".join(where) or "1"}
+            GROUP BY GROUPING SETS ((platform_id), (category), (month), ())""",
+        params,
+        cached=True,
+    )
+    # grouping(column) is 0 in the sets that group by that column.
+    whole = [r for r in rows if r[0] and r[1] and r[2]]
+    reports = int(whole[0][8]) if whole else 0
     if not reports:
         return {"total_cny": None, "orders": 0, "by_platform": [], "by_category": [], "by_month": [], "note": NO_REPORTS}
-    panels: dict[str, Any] = {"total_cny": _cny(total), "orders": int(orders), "reports": int(reports)}
-    for key, column, order in (
-        ("by_platform", "platform_id", "g DESC, platform_id"),
-        ("by_category", "category", "g DESC, category"),
-        ("by_month", "month", "month"),
-    ):
-        sql = f"SELECT {column}, sum(gmv) AS g, sum(orders) {selected} GROUP BY {column} ORDER BY {order} LIMIT 100"
-        rows = await ch.query(sql, params)
-        panels[key] = _gmv_pairs(rows, "month" if column == "month" else column)
+    total, orders = whole[0][6], whole[0][7]
+    panels: dict[str, Any] = {"total_cny": _cny(total), "orders": int(orders), "reports": reports}
+    by_platform = _ranked([(r[3], r[6], r[7]) for r in rows if not r[0]], 100)
+    by_category = _ranked([(r[4], r[6], r[7]) for r in rows if not r[1]], 100)
+    by_month = sorted((r[5], r[6], r[7]) for r in rows if not r[2])[:100]
+    panels["by_platform"] = _gmv_pairs(by_platform, "platform_id")
+    panels["by_category"] = _gmv_pairs(by_category, "category")
+    panels["by_month"] = _gmv_pairs(by_month, "month")
     return panels
 
 
@@ -119,8 +134,15 @@ def _utc_naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def complaint_sources(filters: Filters, source: Source = "aggregates") -> tuple[str, str, dict[str, Any]]:
-    """Subqueries shaped like ``complaint_daily`` and ``complaint_store_daily`` for the filtered period, and their
+#: The coarser rollups of ``complaint_daily`` (migration 0005) and the columns each one has.
+NO_REGION_COLUMNS: Final = tuple(c for c in DAILY_COLUMNS if c != "region")
+REGION_COLUMNS: Final = ("day", "region", "platform_id", "category", "complaints")
+
+
+def complaint_sources(
+    filters: Filters, source: Source = "aggregates", table: str = "complaint_daily", columns: tuple[str, ...] = DAILY_COLUMNS
+) -> tuple[str, str, dict[str, Any]]:
+    """Subqueries shaped like ``table`` (``columns``) and ``complaint_store_daily`` for the filtered period, and their
     parameters. Whole days (China Standard Time) come from the aggregate tables; a part-day at either end of the
     period comes from the raw facts, so a period given to the millisecond still counts exactly. ``raw`` reads every
     day from the raw facts: the reference the aggregates are tested against."""
@@ -144,7 +166,7 @@ def complaint_sources(filters: Filters, source: Source = "aggregates") -> tuple[
     if source == "aggregates" and first_day < end_day:
         where = " AND ".join(["day >= {first_day:Date}", "day < {end_day:Date}", *common])
         params |= {"first_day": first_day, "end_day": end_day}
-        daily.append(f"SELECT {', '.join(DAILY_COLUMNS)} FROM complaint_daily WHERE {where}")
+        daily.append(f"SELECT {', '.join(columns)} FROM {table} WHERE {where}")
         stores.append(f"SELECT {', '.join(STORE_DAILY_COLUMNS)} FROM complaint_store_daily WHERE {where}")
         if filters.start < _midnight(first_day):
             raw_ranges.append((filters.start, _midnight(first_day)))
@@ -157,58 +179,71 @@ def complaint_sources(filters: Filters, source: Source = "aggregates") -> tuple[
         where = " AND ".join(
             [f"received_at >= {{raw{n}_from:DateTime64(3, 'UTC')}}", f"received_at < {{raw{n}_to:DateTime64(3, 'UTC')}}", *common]
         )
-        daily.append(raw_daily_sql(where))
+        daily.append(f"SELECT {', '.join(columns)} FROM ({raw_daily_sql(where)})")
         stores.append(raw_store_daily_sql(where))
     return f"({' UNION ALL '.join(daily)})", f"({' UNION ALL '.join(stores)})", params
-
-
-_FIRST_HANDLING: Final = "sum(assigned), sum(answered), sum(settled), sum(within_deadline), sum(deadline_missed)"
 
 
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+_SUMS: Final = "sum(complaints), sum(assigned), sum(answered), sum(settled), sum(within_deadline), sum(deadline_missed)"
+
+
+def _main_source(filters: Filters, source: Source) -> tuple[str, str, dict[str, Any]]:
+    """The coarsest daily table the filters allow: without a region filter the region is summed away."""
+    if filters.region:
+        return complaint_sources(filters, source)
+    return complaint_sources(filters, source, "complaint_daily_nr", NO_REGION_COLUMNS)
+
+
 async def governance(ch: ClickHouse, filters: Filters, interval: Interval = "day", source: Source = "aggregates") -> dict[str, Any]:
-    daily, _, params = complaint_sources(filters, source)
-    total, complaints_n, reports_n = (
-        await ch.query(
-            f"SELECT sum(complaints), sumIf(complaints, kind = 'complaint'), sumIf(complaints, kind = 'report') FROM {daily}", params
-        )
-    )[0]
-
-    async def by(column: str, limit: str = "") -> list[tuple[Any, ...]]:
-        return await ch.query(
-            f"SELECT {column}, sum(complaints) AS n FROM {daily} GROUP BY {column} HAVING n > 0 ORDER BY n DESC, {column} {limit}", params
-        )
-
-    by_platform = await by("platform_id", "LIMIT 50")
-    by_category = await by("category")
-    by_region = await by("region", "LIMIT 50")
-    by_state = await by("state")
-    trend = await ch.query(
-        f"SELECT {_BUCKET[interval]} AS bucket, sum(complaints) AS n FROM {daily} GROUP BY bucket HAVING n > 0 ORDER BY bucket", params
+    daily, _, params = _main_source(filters, source)
+    by_region_source, _, region_params = complaint_sources(filters, source, "complaint_daily_region", REGION_COLUMNS)
+    # Every panel but the regions in one scan: one grouping set per panel, () for the totals.
+    rows = await ch.query(
+        f"""SELECT grouping(platform_id), grouping(category), grouping(state), grouping(kind), grouping(bucket),
+                   platform_id, category, state, kind, bucket, {_SUMS}
+            FROM (SELECT platform_id, category, state, kind, {_BUCKET[interval]} AS bucket, complaints, assigned, answered,
+                         settled, within_deadline, deadline_missed FROM {daily})
+            GROUP BY GROUPING SETS ((platform_id), (category), (state), (kind), (bucket), ())""",
+        params,
+        cached=True,
     )
-    assigned, responded, settled, within, missed = (await ch.query(f"SELECT {_FIRST_HANDLING} FROM {daily}", params))[0]
+    by_region = await ch.query(
+        f"SELECT region, sum(complaints) AS n FROM {by_region_source} GROUP BY region HAVING n > 0 ORDER BY n DESC, region LIMIT 50",
+        params | region_params,
+        cached=True,
+    )
+    whole = next((r[10:] for r in rows if all(r[:5])), (0, 0, 0, 0, 0, 0))
+    total, assigned, responded, settled, within, missed = (int(x) for x in whole)
+
+    def panel(bit: int, column: int, limit: int = 1000) -> list[tuple[Any, ...]]:
+        return _ranked([(r[column], int(r[10])) for r in rows if not r[bit] and r[10] > 0], limit)
+
+    kinds = {key: n for key, n in panel(3, 8)}
+    trend = sorted((r[9], int(r[10])) for r in rows if not r[4] and r[10] > 0)
+    complaints_n = kinds.get("complaint", 0)
     return {
         "complaints": {
-            "total": int(total),
-            "by_kind": {"complaint": int(complaints_n), "report": int(reports_n)},
-            "by_platform": _pairs(by_platform, "platform_id"),
-            "by_category": _pairs(by_category, "category"),
+            "total": total,
+            "by_kind": {"complaint": complaints_n, "report": kinds.get("report", 0)},
+            "by_platform": _pairs(panel(0, 5, 50), "platform_id"),
+            "by_category": _pairs(panel(1, 6), "category"),
             "by_region": _pairs(by_region, "region"),
-            "by_state": _pairs(by_state, "state"),
-            "trend": [{"day" if interval == "day" else interval: d.isoformat(), "count": int(n)} for d, n in trend],
+            "by_state": _pairs(panel(2, 7), "state"),
+            "trend": [{"day" if interval == "day" else interval: d.isoformat(), "count": n} for d, n in trend],
             "interval": interval,
         },
         "first_handling": {
-            "assigned": int(assigned),
-            "answered": int(responded),
-            "settled": int(settled),
-            "within_deadline": int(within),
-            "deadline_missed": int(missed),
-            "share_handled_first": _share(int(assigned), int(complaints_n)),
-            "share_within_deadline": _share(int(within), int(assigned)),
+            "assigned": assigned,
+            "answered": responded,
+            "settled": settled,
+            "within_deadline": within,
+            "deadline_missed": missed,
+            "share_handled_first": _share(assigned, complaints_n),
+            "share_within_deadline": _share(within, assigned),
         },
         "negative_subjects": {"total": 0, "by_platform": [], "note": AWAITING_ENFORCEMENT},
         "cases": {"filed": 0, "by_violation_type": [], "note": AWAITING_ENFORCEMENT},
@@ -236,27 +271,36 @@ async def overview(ch: ClickHouse, *, region: str | None, platform: str | None, 
         g_where.append("category = {category:String}")
     platforms_sql = f"FROM platforms FINAL WHERE {' AND '.join(p_where)}"
     stores_sql = f"FROM stores FINAL WHERE {' AND '.join(s_where)}"
-    ((platform_total, connected),) = await ch.query(f"SELECT count(), countIf(connected_to_canal = 1) {platforms_sql}", params)
-    by_type = await ch.query(f"SELECT type, count() AS n {platforms_sql} GROUP BY type ORDER BY n DESC, type", params)
-    by_domicile = await ch.query(
-        f"SELECT domicile_region, count() AS n {platforms_sql} GROUP BY domicile_region ORDER BY n DESC, domicile_region", params
+    # One scan per table, every distribution of it as a grouping set (grouping(column) = 0 where grouped by it).
+    platform_sets = await ch.query(
+        f"""SELECT grouping(type), grouping(domicile_region), type, domicile_region, count(), countIf(connected_to_canal = 1)
+            {platforms_sql} GROUP BY GROUPING SETS ((type), (domicile_region), ())""",
+        params,
+        cached=True,
     )
+    platform_total, connected = next(((int(r[4]), int(r[5])) for r in platform_sets if r[0] and r[1]), (0, 0))
+    by_type = _ranked([(r[2], int(r[4])) for r in platform_sets if not r[0]], 1000)
+    by_domicile = _ranked([(r[3], int(r[4])) for r in platform_sets if not r[1]], 1000)
     platform_list = await ch.query(
-        f"SELECT platform_id, name, type, domicile_region {platforms_sql} ORDER BY platform_id LIMIT 500", params
+        f"SELECT platform_id, name, type, domicile_region {platforms_sql} ORDER BY platform_id LIMIT 500", params, cached=True
     )
-    ((store_total, above),) = await ch.query(f"SELECT count(), countIf(above_threshold = 1) {stores_sql}", params)
-    stores_by_platform = await ch.query(
-        f"SELECT platform_id, count() AS n {stores_sql} GROUP BY platform_id ORDER BY n DESC, platform_id LIMIT 50", params
+    store_sets = await ch.query(
+        f"""SELECT grouping(platform_id), grouping(category), grouping(region), platform_id, category, region, count(),
+                   countIf(above_threshold = 1)
+            {stores_sql} GROUP BY GROUPING SETS ((platform_id), (category), (region), ())""",
+        params,
+        cached=True,
     )
-    stores_by_category = await ch.query(
-        f"SELECT category, count() AS n {stores_sql} GROUP BY category ORDER BY n DESC, category LIMIT 50", params
-    )
-    stores_by_region = await ch.query(f"SELECT region, count() AS n {stores_sql} GROUP BY region ORDER BY n DESC, region LIMIT 50", params)
+    store_total, above = next(((int(r[6]), int(r[7])) for r in store_sets if r[0] and r[1] and r[2]), (0, 0))
+    stores_by_platform = _ranked([(r[3], int(r[6])) for r in store_sets if not r[0]], 50)
+    stores_by_category = _ranked([(r[4], int(r[6])) for r in store_sets if not r[1]], 50)
+    stores_by_region = _ranked([(r[5], int(r[6])) for r in store_sets if not r[2]], 50)
     # One exchange per event of the types bridge names as exchanges (submission applied, report, delivery), however
     # many store events a submission produced and whatever notices (issued, overdue, missed) went around them.
     ((exchanges,),) = await ch.query(
         "SELECT count() FROM events FINAL WHERE startsWith(type, 'redshield.bridge.') AND has({exchange_types:Array(String)}, type)",
         {"exchange_types": sorted(EXCHANGE_EVENT_TYPES)},
+        cached=True,
     )
     return {
         "platforms": {
@@ -289,31 +333,39 @@ async def platform_detail(
         "SELECT name, uscc, domicile_region, type, operating_model, main_categories, connected_to_canal, version "
         "FROM platforms FINAL WHERE platform_id = {p:String}",
         {"p": platform_id},
+        cached=True,
     )
-    daily, by_store, params = complaint_sources(Filters(filters.start, filters.end, filters.region, platform_id, filters.category), source)
-    (total,) = (await ch.query(f"SELECT sum(complaints) FROM {daily}", params))[0]
+    daily, by_store, params = _main_source(Filters(filters.start, filters.end, filters.region, platform_id, filters.category), source)
+    # The trend, the top categories and the total in one scan (grouping(column) = 0 where grouped by it).
+    sets = await ch.query(
+        f"""SELECT grouping(bucket), grouping(category), bucket, category, {_SUMS}
+            FROM (SELECT {_BUCKET[interval]} AS bucket, category, complaints, assigned, answered, settled, within_deadline,
+                         deadline_missed FROM {daily})
+            GROUP BY GROUPING SETS ((bucket), (category), ())""",
+        params,
+        cached=True,
+    )
+    total = next((int(r[4]) for r in sets if r[0] and r[1]), 0)
     if not profile and not total:
         return None
-    (stores,) = (await ch.query("SELECT count() FROM stores FINAL WHERE platform_id = {p:String} AND open = 1", {"p": platform_id}))[0]
-    stores_by_category = await ch.query(
-        "SELECT category, count() AS n FROM stores FINAL WHERE platform_id = {p:String} AND open = 1 "
-        "GROUP BY category ORDER BY n DESC LIMIT 20",
+    store_sets = await ch.query(
+        "SELECT grouping(category), category, count() AS n FROM stores FINAL WHERE platform_id = {p:String} AND open = 1 "
+        "GROUP BY GROUPING SETS ((category), ())",
         {"p": platform_id},
+        cached=True,
     )
-    trends = await ch.query(
-        f"SELECT {_BUCKET[interval]} AS bucket, sum(complaints) AS n, {_FIRST_HANDLING} FROM {daily} "
-        "GROUP BY bucket HAVING n > 0 ORDER BY bucket",
-        params,
-    )
+    stores = next((int(r[2]) for r in store_sets if r[0]), 0)
+    # ORDER BY n DESC LIMIT 20 in ClickHouse left ties in any order; the category breaks them here.
+    stores_by_category = _ranked([(r[1], int(r[2])) for r in store_sets if not r[0]], 20)
+    trends = sorted((r[2], *(int(x) for x in r[4:])) for r in sets if not r[0] and r[4] > 0)
     trend = [(bucket, n) for bucket, n, *_ in trends]
     fh_trend = [(bucket, *figures) for bucket, _, *figures in trends]
-    top_categories = await ch.query(
-        f"SELECT category, sum(complaints) AS n FROM {daily} GROUP BY category HAVING n > 0 ORDER BY n DESC, category LIMIT 10", params
-    )
+    top_categories = _ranked([(r[3], int(r[4])) for r in sets if not r[1] and r[4] > 0], 10)
     top_merchants = await ch.query(
         f"SELECT store_id, any(store_name), sum(complaints) AS n FROM {by_store} "
         "GROUP BY store_id HAVING n > 0 ORDER BY n DESC, store_id LIMIT 10",
         params,
+        cached=True,
     )
     first_month, last_month = months_of(filters.start, filters.end)
     g_where = ["platform_id = {platform:String}", "month >= {first_month:Date}", "month <= {last_month:Date}"]
