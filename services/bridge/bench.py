@@ -1,10 +1,17 @@
 """``redshield bench subjects --stores N``: load a synthetic N-store submission through bridge's own code path.
 
-The rows (realistic names, valid USCCs, Hangzhou and other regions, a few unregistered merchants) are made
-on the fly and streamed, as an upload would arrive; they go through the same reader, row checks, staging
-and one-transaction apply (with one outbox event per store) as ``POST /v1/platforms/{id}/submissions``,
-minus HTTP and Kafka. Printed: rows/s per phase, peak RSS, bytes on disk; the database is
-``REDSHIELD_BENCH_DATABASE_URL`` (PostgreSQL URL) or a fresh SQLite file under a temporary directory.
+The rows (realistic names, valid USCCs, Hangzhou and other regions, one in fifty an unregistered merchant with an
+ID number) are first written to a scratch NDJSON file, untimed, as the platform's side of the upload; the clock
+then runs while that file streams in 1 MiB chunks through the same reader, row checks, staging and
+one-transaction apply (one outbox event per store) as ``POST /v1/platforms/{id}/submissions``, minus HTTP and
+Kafka. The database is ``REDSHIELD_BENCH_DATABASE_URL`` (a PostgreSQL URL; the run uses a schema of its own and
+drops it) or a fresh SQLite file in a temporary directory.
+
+In the same run, on the same database, the raw limit: the same rows (same values, the staging table's shape)
+written to a bare table without indexes — ``COPY`` (asyncpg ``copy_records_to_table``, batches of 20,000) on
+PostgreSQL, one ``executemany`` in one transaction on SQLite; only the database calls are timed.
+
+A table, then, as the last line, one JSON object whose keys carry their units.
 """
 
 from __future__ import annotations
@@ -17,14 +24,16 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
 from contracts import uscc
 from services.bridge.forms import PlatformForm
+from services.bridge.staging import STAGED_COLUMNS, copy_rows
 from services.bridge.uploads import Format, RowStream
 from services.runtime.auth import Caller, Role
 from services.runtime.settings import load
@@ -32,36 +41,103 @@ from services.runtime.settings import load
 _REGIONS = ("330102", "330105", "330106", "330108", "330109", "330110", "330113", "330114", "310101", "110105", "440305", "441900")
 _CATEGORIES = ("食品", "服装", "数码", "美妆", "家居", "母婴", "图书", "生鲜", "手工艺品")
 _WORDS = ("西湖", "钱塘", "运河", "龙井", "丝绸", "青瓷", "临平", "滨江", "良渚", "富春")
+_VALUE = {ch: i for i, ch in enumerate(uscc.ALPHABET)}
+CHUNK_BYTES = 1 << 20
+BATCH_ROWS = 20_000
+
+
+def _complete(first17: str) -> str:
+    total = sum(_VALUE[ch] * w for ch, w in zip(first17, uscc.WEIGHTS, strict=True))
+    return first17 + uscc.ALPHABET[(31 - total % 31) % 31]
 
 
 def synthetic_row(n: int, rng: random.Random) -> dict[str, object]:
     region = _REGIONS[n % len(_REGIONS)]
+    words, categories = _WORDS, _CATEGORIES
     row: dict[str, object] = {
         "store_id": f"S{n:09d}",
-        "merchant_name": f"杭州{rng.choice(_WORDS)}{rng.choice(_WORDS)}贸易有限公司{n}",
+        "merchant_name": f"杭州{words[rng.randrange(10)]}{words[rng.randrange(10)]}贸易有限公司{n}",
         "address": f"{region}某路{n % 997}号{n % 31}室",
         "region": region,
-        "shop_name": f"{rng.choice(_WORDS)}{rng.choice(_CATEGORIES)}旗舰店{n}",
+        "shop_name": f"{words[rng.randrange(10)]}{categories[rng.randrange(9)]}旗舰店{n}",
         "shop_url": f"https://shop.example.com/s/{n}",
-        "category": rng.choice(_CATEGORIES),
+        "category": categories[rng.randrange(9)],
         "contact": f"0571-8{n % 10_000_000:07d}",
         "above_threshold": n % 3 == 0,
     }
     if n % 50 == 0:  # an unregistered merchant: ID number and the exemption declaration
         row |= {"id_number": "11010519491231002X", "exemption_declared": True}
     else:
-        row["uscc"] = uscc.complete(f"9133{region[2:4]}00MA{n:07d}")
+        row["uscc"] = _complete(f"9133{region[2:4]}00MA{n:07d}")
     return row
 
 
-async def body(stores: int, chunk_rows: int = 2000) -> AsyncIterator[bytes]:
+def rows(stores: int) -> Iterator[dict[str, object]]:
     rng = random.Random(2026)
-    for start in range(0, stores, chunk_rows):
-        yield b"".join(orjson.dumps(synthetic_row(n, rng)) + b"\n" for n in range(start, min(start + chunk_rows, stores)))
+    for n in range(stores):
+        yield synthetic_row(n, rng)
+
+
+def write_file(path: Path, stores: int) -> int:
+    with path.open("wb") as out:
+        batch: list[bytes] = []
+        for row in rows(stores):
+            batch.append(orjson.dumps(row))
+            if len(batch) == 10_000:
+                out.write(b"\n".join(batch) + b"\n")
+                batch.clear()
+        if batch:
+            out.write(b"\n".join(batch) + b"\n")
+    return path.stat().st_size
+
+
+async def body(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as source:
+        while chunk := source.read(CHUNK_BYTES):
+            yield chunk
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024**2
+
+
+def _raw_row(n: int, row: dict[str, Any]) -> tuple[Any, ...]:
+    """A synthetic row in the staging table's shape, as the submission path stages it (digests as long as real ones)."""
+    return ("raw", row["store_id"], n + 1, row["merchant_name"], row.get("uscc"), "valid" if row.get("uscc") else None,
+            b"x" * 100 if row.get("id_number") else None, "0" * 32 if row.get("id_number") else None, bool(row.get("exemption_declared")),
+            row["address"], row["region"], "valid", row["shop_name"], row["shop_url"], row["category"], row["contact"],
+            row["above_threshold"], f"{n:032x}")
+
+
+async def raw_limit(engine: Any, stores: int) -> float:
+    """Rows per second of the bare bulk write of the same rows; only the database calls are timed."""
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("CREATE TABLE bench_raw_staged AS SELECT * FROM staged_stores WHERE 1 = 0"))
+    spent = 0.0
+    try:
+        async with engine.connect() as conn:
+            batch: list[tuple[Any, ...]] = []
+            for n, row in enumerate(rows(stores)):
+                batch.append(_raw_row(n, row))
+                if len(batch) == BATCH_ROWS or n == stores - 1:
+                    started = time.perf_counter()
+                    await copy_rows(conn, "bench_raw_staged", STAGED_COLUMNS, batch)
+                    if conn.dialect.name == "postgresql":
+                        await conn.commit()  # COPY in batches, each committed, as the staging does
+                    spent += time.perf_counter() - started
+                    batch = []
+            started = time.perf_counter()
+            await conn.commit()  # SQLite: all of it in this one transaction
+            spent += time.perf_counter() - started
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("DROP TABLE bench_raw_staged"))
+    return stores / spent
 
 
 async def run(stores: int) -> int:
@@ -69,35 +145,88 @@ async def run(stores: int) -> int:
 
     scratch = Path(tempfile.mkdtemp(prefix="redshield-bench-subjects-"))
     url = os.environ.get("REDSHIELD_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{scratch / 'bridge.db'}"
-    schema = f"bench_{uuid.uuid4().hex[:8]}" if url.startswith("postgresql") else None
-    settings = load("bridge", BridgeSettings, database_url=url, relay_enabled=False)
+    database = "postgresql" if url.startswith("postgresql") else "sqlite"
+    schema = f"bench_{uuid.uuid4().hex[:8]}" if database == "postgresql" else None
+    settings = load("bridge", BridgeSettings, database_url=url, relay_enabled=False, submission_batch_rows=BATCH_ROWS)
     service, app = build(settings, db_schema=schema)
     await asyncio.to_thread(service.migrate)
     registry, receiver, applier = app.state.bridge
     caller = Caller(subject="bench", role=Role.ADMIN)
     try:
+        file = scratch / "stores.ndjson"
+        print(f"bench subjects: writing {stores:,} stores to {file} (untimed) …", flush=True)
+        file_bytes = await asyncio.to_thread(write_file, file, stores)
+        print("  raw limit …", flush=True)
+        assert service.engine is not None
+        raw = await raw_limit(service.engine, stores)
         async with service.uow() as uow:
             await registry.register(uow, caller=caller, platform_id="BENCH", form=PlatformForm(
                 name="基准平台", uscc="91330100716105852F", domicile_region="330106", type="b2c", operating_model="marketplace"))
             await uow.commit()
+        print("  submission …", flush=True)
+        load_start = os.getloadavg()[0]
+        rss_samples: list[tuple[float, float]] = []
         started = time.perf_counter()
-        rows = await RowStream.open(body(stores), Format.NDJSON)
-        submission_id = await receiver.start(caller=Caller(subject="platform:BENCH", role=Role.PLATFORM, platform_id="BENCH"),
-                                             platform_id="BENCH", period="2026H1", fmt="ndjson", idempotency_key=None, previous=None)
-        await receiver.receive(submission_id, rows)
-        staged = time.perf_counter()
-        await applier.apply(submission_id)
-        applied = time.perf_counter()
-        size = await _size_on_disk(service, url, scratch, schema)
-        print(f"bench subjects: {stores} stores on {url.split(':')[0]}")
-        print(f"  stream+check+stage  {staged - started:8.1f} s  {stores / (staged - started):10,.0f} rows/s")
-        print(f"  apply (+{stores} events) {applied - staged:8.1f} s  {stores / (applied - staged):10,.0f} rows/s")
-        print(f"  total               {applied - started:8.1f} s  {stores / (applied - started):10,.0f} rows/s")
-        read_mib = rows.reader.bytes_read / 1024**2
-        print(f"  peak RSS            {peak_rss_mb():8.0f} MiB   on disk {size / 1024**2:,.0f} MiB   read {read_mib:,.0f} MiB")
-        print(orjson.dumps({"stores": stores, "stage_s": round(staged - started, 2), "apply_s": round(applied - staged, 2),
-                            "rows_per_s": round(stores / (applied - started)), "peak_rss_mib": round(peak_rss_mb()),
-                            "disk_mib": round(size / 1024**2)}).decode())
+        stream = await RowStream.open(body(file), Format.NDJSON)
+
+        async def sample() -> None:
+            while True:
+                rss_samples.append((stream.reader.bytes_read / file_bytes, rss_mb()))
+                await asyncio.sleep(1.0)
+
+        sampler = asyncio.create_task(sample())
+        try:
+            submission_id = await receiver.start(caller=Caller(subject="platform:BENCH", role=Role.PLATFORM, platform_id="BENCH"),
+                                                 platform_id="BENCH", period="2026H1", fmt="ndjson", idempotency_key=None, previous=None)
+            await receiver.receive(submission_id, stream)
+            staged = time.perf_counter()
+            assert await applier.apply(submission_id)
+            applied = time.perf_counter()
+        finally:
+            sampler.cancel()
+        load_end = os.getloadavg()[0]
+        size = await _size_on_disk(service, scratch, schema)
+        async with service.uow() as uow:
+            counts = (await uow.conn.execute(sa.text("SELECT rows_staged, registered FROM submissions WHERE submission_id = :s"),
+                                             {"s": submission_id})).one()
+        total = applied - started
+        rate = stores / total
+        quartiles = {f"{q}%": round(next((rss for done, rss in rss_samples if done >= q / 100), rss_samples[-1][1] if rss_samples else 0))
+                     for q in (25, 50, 75, 100)}
+        result = {
+            "stores": stores, "database": database, "rows_staged": counts.rows_staged, "stores_registered": counts.registered,
+            "stage_s": round(staged - started, 2), "apply_s": round(applied - staged, 2), "total_s": round(total, 2),
+            "rows_per_s": round(rate), "stage_rows_per_s": round(stores / (staged - started)),
+            "apply_rows_per_s": round(stores / (applied - staged)),
+            "peak_rss_mb": round(peak_rss_mb()), "rss_mb_by_file_read": quartiles, "disk_mb": round(size / 1024**2),
+            "file_mb": round(file_bytes / 1024**2),
+            ("raw_copy_rows_per_s" if database == "postgresql" else "raw_executemany_rows_per_s"): round(raw),
+            "rows_per_s_vs_raw": round(rate / raw, 3), "load_average_1m": [round(load_start, 2), round(load_end, 2)],
+            "cpu_count": os.cpu_count(), "batch_rows": BATCH_ROWS, "apply_step_s": applier.last_seconds,
+        }
+        raw_name = "PostgreSQL COPY (asyncpg copy_records_to_table)" if database == "postgresql" else "SQLite executemany, one transaction"
+        line = "-" * 100
+        print(line)
+        print(f"redshield bench subjects  (stores={stores:,}, database={database})")
+        print(line)
+        for label, value, note in (
+            ("file", f"{file_bytes / 1024**2:,.0f}", "MiB of NDJSON, streamed in 1 MiB chunks"),
+            ("stream + check + stage", f"{stores / (staged - started):,.0f}",
+             f"rows/s; {staged - started:.1f} s, batches of {BATCH_ROWS:,}"),
+            ("apply (diff + events + upsert)", f"{stores / (applied - staged):,.0f}", f"rows/s; {applied - staged:.1f} s, "
+                                                                                      f"{counts.registered:,} store events"),
+            ("  apply steps", "", ", ".join(f"{k} {v:.1f} s" for k, v in applier.last_seconds.items())),
+            ("total", f"{rate:,.0f}", f"rows/s; {total:.1f} s"),
+            ("raw limit", f"{raw:,.0f}", f"rows/s; {raw_name}, bare table"),
+            ("total / raw limit", f"{rate / raw:.3f}", ""),
+            ("peak RSS", f"{peak_rss_mb():,.0f}", "MB (ru_maxrss, whole bench process)"),
+            ("RSS at 25/50/75/100 % of the file", " / ".join(str(v) for v in quartiles.values()), "MB"),
+            ("on disk", f"{size / 1024**2:,.0f}", "MB after apply (tables + indexes" + (", WAL)" if database == "sqlite" else ")")),
+            ("load average", f"{load_start:.2f} -> {load_end:.2f}", f"1-minute, {os.cpu_count()} cpu shared"),
+        ):
+            print(f"  {label:<36}{value:>22}   {note}")
+        print(line)
+        print(orjson.dumps(result).decode())
         return 0
     finally:
         if schema is not None and service.engine is not None:
@@ -108,11 +237,10 @@ async def run(stores: int) -> int:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-async def _size_on_disk(service: object, url: str, scratch: Path, schema: str | None) -> int:
+async def _size_on_disk(service: Any, scratch: Path, schema: str | None) -> int:
     if schema is None:
         return await asyncio.to_thread(lambda: sum(p.stat().st_size for p in scratch.glob("bridge.db*")))
-    engine = service.engine  # type: ignore[attr-defined]
-    async with engine.connect() as conn:
+    async with service.engine.connect() as conn:
         value = await conn.execute(sa.text(
             "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = :schema AND c.relkind = 'r'"), {"schema": schema})

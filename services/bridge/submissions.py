@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.events.bridge import UsccCheck
 from contracts.ids import new_id
 from services.bridge.domain import china_date
+from services.bridge.staging import stage_rows
 from services.bridge.store import findings, staged_stores, submissions, uscc_overrides, write_audit
 from services.bridge.uploads import LineError, RowStream
-from services.bridge.validation import Finding, Severity, StoreRecord, check_row, keyed_digest
+from services.bridge.validation import FastCheck, Finding, Severity, StoreRecord, check_row, keyed_digest
 from services.runtime.auth import Caller
 from services.runtime.clock import Clock
 from services.runtime.keys import FieldCipher
@@ -120,8 +122,9 @@ class Receiver:
             unknown = rows.unknown_columns()
             if unknown:
                 batch.findings.append(Finding(1, Severity.WARNING, "unknown-column", f"ignored column(s): {', '.join(unknown)}"))
+            fast = FastCheck(day)
             async for item in rows:
-                self._check(item, day, batch)
+                self._check(item, fast, batch)
                 if batch.size() >= self.batch_size:
                     await self._flush(submission_id, batch, rows)
                     batch = _Batch()
@@ -131,33 +134,43 @@ class Receiver:
             await self._interrupted(submission_id, exc)
             raise
 
-    def _check(self, item: Any, day: date, batch: _Batch) -> None:
+    def _check(self, item: Any, fast: FastCheck, batch: _Batch) -> None:
         batch.total += 1
         if isinstance(item, LineError):
             batch.refused += 1
             batch.findings.append(Finding(item.line, Severity.ERROR, item.code, item.message))
             return
-        verdict = check_row(item.values, line=item.line, on=day)
-        batch.findings.extend(verdict.findings)
-        if verdict.record is None:
-            batch.refused += 1
-            return
-        first = batch.records.get(verdict.record.store_id)
+        record = fast.record(item.values)
+        flagged = False
+        if record is None:
+            # Something to report (or a value only the full rules accept, such as a number for a text field).
+            verdict = check_row(item.values, line=item.line, on=fast.on)
+            batch.findings.extend(verdict.findings)
+            if verdict.record is None:
+                batch.refused += 1
+                return
+            record = verdict.record
+            flagged = any(f.severity is Severity.WARNING for f in verdict.findings)
+        first = batch.records.get(record.store_id)
         if first is not None:
             batch.refused += 1
-            batch.findings.append(_duplicate(item.line, verdict.record.store_id, first[0]))
+            batch.findings.append(_duplicate(item.line, record.store_id, first[0]))
             return
-        if any(f.severity is Severity.WARNING for f in verdict.findings):
+        if flagged:
             batch.flagged_lines.add(item.line)
-        batch.records[verdict.record.store_id] = (item.line, verdict.record)
+        batch.records[record.store_id] = (item.line, record)
 
     async def _flush(self, submission_id: str, batch: _Batch, rows: RowStream) -> None:
         async with self.service.uow() as uow:
             conn = uow.conn
+            postgres = conn.dialect.name == "postgresql"
             # A store id seen in an earlier batch of this file: the first occurrence stands.
             if batch.records:
+                ids = list(batch.records)
+                listed = (staged_stores.c.store_id == sa.any_(sa.bindparam("ids", ids, type_=ARRAY(sa.String))) if postgres
+                          else staged_stores.c.store_id.in_(ids))
                 earlier = await conn.execute(sa.select(staged_stores.c.store_id, staged_stores.c.line).where(
-                    staged_stores.c.submission_id == submission_id, staged_stores.c.store_id.in_(list(batch.records))))
+                    staged_stores.c.submission_id == submission_id, listed))
                 for store_id, first_line in earlier:
                     line, _ = batch.records.pop(store_id)
                     batch.flagged_lines.discard(line)
@@ -166,7 +179,7 @@ class Receiver:
             await self._apply_overrides(conn, batch)
             staged = [self._staged_row(submission_id, line, record) for line, record in batch.records.values()]
             if staged:
-                await conn.execute(sa.insert(staged_stores), staged)
+                await stage_rows(conn, staged)
             if batch.findings:
                 await conn.execute(sa.insert(findings), [
                     {"submission_id": submission_id, "line": f.line, "store_id": f.store_id, "severity": f.severity.value,
@@ -202,27 +215,14 @@ class Receiver:
         still_flagged = {f.line for f in batch.findings if f.severity is Severity.WARNING}
         batch.flagged_lines &= still_flagged
 
-    def _staged_row(self, submission_id: str, line: int, record: StoreRecord) -> dict[str, Any]:
-        return {
-            "submission_id": submission_id,
-            "store_id": record.store_id,
-            "line": line,
-            "merchant_name": record.merchant_name,
-            "uscc": record.uscc,
-            "uscc_check": record.uscc_check.value if record.uscc_check else None,
-            "id_number_enc": self.cipher.encrypt(record.id_number),
-            "id_number_mac": keyed_digest(self.mac_key, record.id_number) if record.id_number else None,
-            "exemption_declared": record.exemption_declared,
-            "address": record.address,
-            "region": record.region,
-            "region_check": record.region_check.value,
-            "shop_name": record.shop_name,
-            "shop_url": record.shop_url,
-            "category": record.category,
-            "contact": record.contact,
-            "above_threshold": record.above_threshold,
-            "digest": keyed_digest(self.mac_key, record.content()),
-        }
+    def _staged_row(self, submission_id: str, line: int, record: StoreRecord) -> tuple[Any, ...]:
+        """The row in :data:`services.bridge.staging.STAGED_COLUMNS` order."""
+        id_number = record.id_number
+        return (submission_id, record.store_id, line, record.merchant_name, record.uscc,
+                record.uscc_check.value if record.uscc_check else None,
+                self.cipher.encrypt(id_number), keyed_digest(self.mac_key, id_number) if id_number else None,
+                record.exemption_declared, record.address, record.region, record.region_check.value, record.shop_name, record.shop_url,
+                record.category, record.contact, record.above_threshold, keyed_digest(self.mac_key, record.content()))
 
     async def _finish(self, submission_id: str, rows: RowStream) -> State:
         now = self.clock.now()
