@@ -23,6 +23,9 @@ from contracts.events.channel import (
     ComplaintFlagCleared,
     ComplaintFlagged,
     ComplaintMediationEnded,
+    ComplaintMediationPaused,
+    ComplaintMediationResumed,
+    ComplaintMediationSessionRecorded,
     ComplaintMediationStarted,
     ComplaintPlatformResponded,
     ComplaintReferred,
@@ -94,6 +97,19 @@ GOLDEN_CHANNEL: Final[dict[str, list[Golden]]] = {
         # 60 days from acceptance end on Sat 30 Jan 2027 and roll to Mon 1 Feb; 2027 has no official data yet.
         _complaint(ComplaintMediationStarted, "2026-12-02T14:00:00+08:00", 109, state="mediation", previous_state="accepted", by="bureau",
                    deadline={"kind": "mediation", "due": "2027-02-01", "provisional": True}),
+    ],
+    ComplaintMediationSessionRecorded.event_type: [
+        _complaint(ComplaintMediationSessionRecorded, "2026-12-01T15:00:00+08:00", 130, state="mediation", previous_state="mediation",
+                   by="bureau", session_id="019ad0a0-1000-7000-8000-000000000031", held_at="2026-12-01T14:00:00+08:00", form="phone",
+                   parties=["consumer", "merchant", "mediator"], deadline={"kind": "mediation", "due": "2027-02-01", "provisional": True}),
+    ],
+    ComplaintMediationPaused.event_type: [
+        _complaint(ComplaintMediationPaused, "2026-12-02T10:00:00+08:00", 131, state="mediation", previous_state="mediation",
+                   by="bureau", reason="testing"),
+    ],
+    ComplaintMediationResumed.event_type: [
+        _complaint(ComplaintMediationResumed, "2026-12-12T10:00:00+08:00", 132, state="mediation", previous_state="mediation",
+                   by="bureau", paused_days=10, deadline={"kind": "mediation", "due": "2027-02-11", "provisional": True}),
     ],
     ComplaintMediationEnded.event_type: [
         _complaint(ComplaintMediationEnded, "2026-12-18T16:30:00+08:00", 110, state="mediation_ended", previous_state="mediation",

@@ -302,6 +302,52 @@ class ComplaintMediationEnded(_Transition):
     ground: MediationEndGround
 
 
+class PauseReason(StrEnum):
+    """Why the mediation clock stops: time for these is not counted (DOMAIN.md)."""
+
+    TESTING = "testing"  # 检测
+    APPRAISAL = "appraisal"  # 鉴定
+    IDENTIFICATION = "identification"  # 认定
+
+
+class SessionForm(StrEnum):
+    IN_PERSON = "in_person"
+    PHONE = "phone"
+    ONLINE = "online"
+
+
+class MediationParty(StrEnum):
+    CONSUMER = "consumer"
+    MERCHANT = "merchant"
+    PLATFORM = "platform"
+    MEDIATOR = "mediator"
+    OTHER = "other"
+
+
+class ComplaintMediationPaused(_Transition):
+    event_type: ClassVar[str] = "redshield.channel.complaint.mediation_paused.v1"
+    summary: ClassVar[str] = "The mediation clock stopped for testing, appraisal or identification; the deadline waits for the resumption."
+
+    reason: PauseReason
+
+
+class ComplaintMediationResumed(_Transition):
+    event_type: ClassVar[str] = "redshield.channel.complaint.mediation_resumed.v1"
+    summary: ClassVar[str] = "The mediation clock runs again; the deadline moved by the paused time."
+
+    paused_days: int = Field(ge=0, description="Days this pause added: calendar days (Order 121) or working days (Order 20)")
+
+
+class ComplaintMediationSessionRecorded(_Transition):
+    event_type: ClassVar[str] = "redshield.channel.complaint.mediation_session_recorded.v1"
+    summary: ClassVar[str] = "A mediation session was recorded: when, in what form, who took part (the summary stays in channel)."
+
+    session_id: str
+    held_at: AwareDatetime
+    form: SessionForm
+    parties: list[MediationParty]
+
+
 class ComplaintVerificationStarted(_Transition):
     event_type: ClassVar[str] = "redshield.channel.complaint.verification_started.v1"
     summary: ClassVar[str] = "A report (or a violation found in a complaint) is being verified (核查)."
@@ -388,6 +434,9 @@ HANDLING_EVENTS: tuple[type[_ComplaintEvent], ...] = (
     ComplaintRefused,
     ComplaintMediationStarted,
     ComplaintMediationEnded,
+    ComplaintMediationPaused,
+    ComplaintMediationResumed,
+    ComplaintMediationSessionRecorded,
     ComplaintVerificationStarted,
     ComplaintVerificationExtended,
     ComplaintEscalated,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from contracts.codes import IntakeChannel
 from contracts.events.channel import ComplaintFiling, ComplaintState, DeadlineRef, FirstHandlingAnswer
-from services.channel import batch, bureau_intake, bureau_track, first_handling, lists, receipts_api, store
+from services.channel import batch, bureau_intake, bureau_track, first_handling, lists, mediation, receipts_api, store
 from services.channel.domain import GroundRequired, IllegalTransition, IntakeRejected, in_scope
 from services.channel.handling import Handling, UnknownComplaint
 from services.channel.intake import Intake
@@ -167,3 +167,4 @@ def install(app: FastAPI, service: Service, intake: Intake, handling: Handling) 
     app.include_router(receipts_api.build_router(service, intake, handling))
     app.include_router(bureau_intake.build_router(service, intake, handling))
     app.include_router(lists.build_router(service, intake))
+    app.include_router(mediation.build_router(service, handling))

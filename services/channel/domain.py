@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -31,6 +31,9 @@ from contracts.events.channel import (
     ComplaintFactsMerged,
     ComplaintFiling,
     ComplaintMediationEnded,
+    ComplaintMediationPaused,
+    ComplaintMediationResumed,
+    ComplaintMediationSessionRecorded,
     ComplaintMediationStarted,
     ComplaintPlatformResponded,
     ComplaintReceived,
@@ -44,14 +47,17 @@ from contracts.events.channel import (
     FiledKind,
     FirstHandlingAnswer,
     MediationEndGround,
+    MediationParty,
     MerchantRef,
     OrderRef,
+    PauseReason,
     ReferralReason,
     RefusalGround,
+    SessionForm,
 )
 from contracts.events.channel import ComplaintState as ComplaintState  # re-exported: the domain's vocabulary
 from services.channel.rules import RULE_SETS as RULE_SETS  # re-exported for callers of the intake rules
-from services.channel.rules import ClaimantPatterns, ComplaintRules, FirstHandlingPolicy, Period, Threshold, rules_of
+from services.channel.rules import ClaimantPatterns, ComplaintRules, DayCount, FirstHandlingPolicy, Period, Threshold, rules_of
 from services.channel.rules import rule_set_for as rule_set_for
 from services.runtime.calendar import CHINA_TIME as CHINA_TIME
 from services.runtime.calendar import Deadline, WorkingCalendar, china_day
@@ -356,6 +362,8 @@ class Track:
     answered: bool = False
     verification_extended: bool = False
     mediation_end_ground: MediationEndGround | None = None
+    #: Set while the mediation clock is stopped (testing, appraisal, identification).
+    mediation_paused_at: datetime | None = None
 
     @property
     def rules(self) -> ComplaintRules:
@@ -406,6 +414,9 @@ TransitionEvent = (
     | ComplaintEscalated
     | ComplaintClosed
     | ComplaintFactsMerged
+    | ComplaintMediationPaused
+    | ComplaintMediationResumed
+    | ComplaintMediationSessionRecorded
 )
 DeadlineEvent = ComplaintDeadlineApproaching | ComplaintDeadlineMissed
 
@@ -579,7 +590,71 @@ def end_mediation(track: Track, *, ground: MediationEndGround | None, at: dateti
         raise GroundRequired("'time_limit' applies only once the mediation time limit has passed")
     deadline = _deadline(DeadlineKind.MEDIATION_END_NOTICE, track.rules.mediation_end_notice, _aware(at), calendar)
     return _step(track, S.MEDIATION_ENDED, ComplaintMediationEnded, at=at, actor=actor, deadline=deadline,
-                 ground=f"mediation-end:{ground}", mediation_end_ground=ground, fields={"ground": ground})
+                 ground=f"mediation-end:{ground}", mediation_end_ground=ground, mediation_paused_at=None, fields={"ground": ground})
+
+
+# -- mediation: sessions and paused time ---------------------------------------------------------------------
+def paused_days(period: Period, pauses: Sequence[tuple[datetime, datetime]], calendar: WorkingCalendar) -> int:
+    """Days the pauses add to a mediation period, counted like the period: the calendar days, or the working
+    days, from each pause's day (not counted, like a period's first day) to its resumption's day."""
+    total = 0
+    for paused, resumed in pauses:
+        first, last = china_day(paused), china_day(resumed)
+        if period.count is DayCount.CALENDAR_DAYS:
+            total += (last - first).days
+        else:
+            total += sum(1 for n in range(1, (last - first).days + 1) if calendar.is_working_day(first + timedelta(days=n)))
+    return total
+
+
+def mediation_deadline(period: Period, accepted_at: datetime, pauses: Sequence[tuple[datetime, datetime]],
+                       calendar: WorkingCalendar) -> Deadline:
+    """The mediation limit counted from acceptance, moved by the time the clock was stopped (DOMAIN.md: time for
+    testing and appraisal is not counted)."""
+    longer = replace(period, days=period.days + paused_days(period, pauses, calendar))
+    return longer.deadline_from(accepted_at, calendar)
+
+
+def _in_mediation(track: Track) -> None:
+    if track.state is not S.MEDIATION:
+        raise IllegalTransition(track.state, S.MEDIATION)
+
+
+def pause_mediation(track: Track, *, reason: PauseReason, at: datetime, actor: Actor) -> Step:
+    """Testing, appraisal or identification begins: the clock stops and the deadline waits (none is open)."""
+    _in_mediation(track)
+    if track.mediation_paused_at is not None:
+        raise GroundRequired(f"the mediation clock is already paused since {track.mediation_paused_at.isoformat()}")
+    return _step(track, S.MEDIATION, ComplaintMediationPaused, at=_aware(at), actor=actor, deadline=None, ground=f"pause:{reason}",
+                 mediation_paused_at=at, fields={"reason": reason})
+
+
+def resume_mediation(track: Track, *, earlier_pauses: Sequence[tuple[datetime, datetime]], at: datetime, calendar: WorkingCalendar,
+                     actor: Actor) -> Step:
+    """The clock runs again; the deadline is the limit from acceptance plus every pause so far."""
+    _in_mediation(track)
+    if track.mediation_paused_at is None or track.accepted_at is None:
+        raise GroundRequired("the mediation clock is not paused")
+    this = (track.mediation_paused_at, _aware(at))
+    period = track.rules.mediation
+    due = mediation_deadline(period, track.accepted_at, [*earlier_pauses, this], calendar)
+    deadline = OpenDeadline(DeadlineKind.MEDIATION, due, period.rule_id)
+    added = paused_days(period, [this], calendar)
+    return _step(track, S.MEDIATION, ComplaintMediationResumed, at=at, actor=actor, deadline=deadline, ground="resume",
+                 detail=f"{added} {period.count.value.replace('_', ' ')} paused", mediation_paused_at=None, fields={"paused_days": added})
+
+
+def record_session(track: Track, *, session_id: str, held_at: datetime, form: SessionForm, parties: Sequence[MediationParty],
+                   at: datetime, actor: Actor) -> Step:
+    """A session held in mediation: recorded as an act on the item (event and audit), its state unchanged."""
+    _in_mediation(track)
+    if _aware(held_at) > _aware(at) + CLOCK_SKEW:
+        raise GroundRequired("a session is recorded once it has been held: held_at is in the future")
+    if not parties:
+        raise GroundRequired("a session records the parties present")
+    return _step(track, S.MEDIATION, ComplaintMediationSessionRecorded, at=at, actor=actor, deadline=track.deadline,
+                 ground=f"session:{form}", detail=session_id,
+                 fields={"session_id": session_id, "held_at": held_at, "form": form, "parties": list(dict.fromkeys(parties))})
 
 
 def close(track: Track, *, outcome: ClosingOutcome, reason: str | None, at: datetime, actor: Actor) -> Step:

@@ -67,6 +67,8 @@ complaints = sa.Table(
     #: The store's region in bridge's directory where it differs from the one the filing published: the filing's
     #: wins (DOMAIN.md), and the bureau sees the conflict. None: no conflict known.
     sa.Column("jurisdiction_conflict", sa.String(6)),
+    #: While the mediation clock is stopped: since when (mediation_pauses holds each pause).
+    sa.Column("mediation_paused_at", sa.DateTime(timezone=True)),
     sa.UniqueConstraint("platform_id", "platform_complaint_id", "filing_part", name="uq_complaints_platform_item"),
     sa.Index("ix_complaints_platform_created", "platform_id", "created_at"),
     sa.Index("ix_complaints_platform_state", "platform_id", "state", "complaint_id"),
@@ -114,6 +116,35 @@ flags = sa.Table(
     sa.Column("clear_reason", sa.Text),
     sa.Index("ix_complaint_flags_complaint", "complaint_id"),
     sa.Index("ix_complaint_flags_raised", "raised_at"),
+)
+
+#: Each stop of the mediation clock (testing, appraisal, identification), open until resumed.
+mediation_pauses = sa.Table(
+    "mediation_pauses",
+    metadata,
+    sa.Column("pause_id", sa.String(36), primary_key=True),
+    sa.Column("complaint_id", sa.String(36), sa.ForeignKey("complaints.complaint_id"), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("paused_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("paused_by", sa.String(200), nullable=False),
+    sa.Column("resumed_at", sa.DateTime(timezone=True)),
+    sa.Column("resumed_by", sa.String(200)),
+    sa.Index("ix_mediation_pauses_complaint", "complaint_id"),
+)
+
+#: Sessions held in mediation; the summary stays here (events carry when, form and who took part).
+mediation_sessions = sa.Table(
+    "mediation_sessions",
+    metadata,
+    sa.Column("session_id", sa.String(36), primary_key=True),
+    sa.Column("complaint_id", sa.String(36), sa.ForeignKey("complaints.complaint_id"), nullable=False),
+    sa.Column("held_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("form", sa.String(16), nullable=False),
+    sa.Column("parties", sa.JSON, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("recorded_by", sa.String(200), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_mediation_sessions_complaint", "complaint_id", "held_at"),
 )
 
 #: bridge's directory, kept from its events on bridge.subjects.v1 (directory.py): where platforms are domiciled,
@@ -362,7 +393,7 @@ class Loaded:
 _TRACK_COLUMNS = (
     complaints.c.complaint_id, complaints.c.platform_id, complaints.c.platform_complaint_id, complaints.c.region, complaints.c.kind,
     complaints.c.rule_set, complaints.c.state, complaints.c.accepted_at, complaints.c.answered_at, complaints.c.verification_extended,
-    complaints.c.mediation_end_ground, complaints.c.version,
+    complaints.c.mediation_end_ground, complaints.c.version, complaints.c.mediation_paused_at,
     deadlines.c.kind.label("deadline_kind"), deadlines.c.due.label("deadline_due"), deadlines.c.provisional.label("deadline_provisional"),
     deadlines.c.rule_id.label("deadline_rule_id"),
 )
@@ -389,6 +420,7 @@ def _track(row: Any) -> Loaded:
         answered=row.answered_at is not None,
         verification_extended=bool(row.verification_extended),
         mediation_end_ground=MediationEndGround(row.mediation_end_ground) if row.mediation_end_ground else None,
+        mediation_paused_at=utc(row.mediation_paused_at) if row.mediation_paused_at else None,
     )
     return Loaded(track, int(row.version), utc(row.answered_at) if row.answered_at else None)
 
@@ -416,6 +448,7 @@ def track_columns(steps: Sequence[Step], answered_at: datetime | None) -> dict[s
         "verification_extended": final.verification_extended,
         "mediation_end_ground": final.mediation_end_ground.value if final.mediation_end_ground else None,
         "state_changed_at": utc(steps[-1].audit.at),
+        "mediation_paused_at": utc(final.mediation_paused_at) if final.mediation_paused_at else None,
     }
     if closing:
         values["closing_outcome"] = closing[-1]
@@ -670,3 +703,10 @@ async def directory_for(conn: AsyncConnection, platform_id: str, store_ids: Sequ
             st.platform_id == platform_id, st.store_id.in_(set(store_ids))))
         regions = {row.store_id: row.region for row in rows}
     return Directory(entry.domicile_region if entry else None, bool(entry.connected_to_canal) if entry else None, regions)
+
+
+async def earlier_pauses(conn: AsyncConnection, complaint_id: str) -> list[tuple[datetime, datetime]]:
+    p = mediation_pauses.c
+    rows = await conn.execute(sa.select(p.paused_at, p.resumed_at).where(p.complaint_id == complaint_id, p.resumed_at.is_not(None))
+                              .order_by(p.paused_at))
+    return [(utc(r.paused_at), utc(r.resumed_at)) for r in rows]
