@@ -9,6 +9,8 @@ from contracts.events.bridge import (
     DataRequestDelivered,
     DataRequestIssued,
     DataRequestOverdue,
+    FairOnlineItemAssigned,
+    FairOnlineOutcomeReturned,
     PlatformRegistered,
     PlatformUpdated,
     ReportSubmitted,
@@ -198,6 +200,30 @@ GOLDEN_BRIDGE: Final[dict[str, list[Golden]]] = {
             ),
             source=SOURCE, subject=REQUEST, time=_at("2026-04-15T00:00:30+08:00"), serial=114,
             region="330106", platformid="P001",
+        ),
+    ],
+    FairOnlineItemAssigned.event_type: [
+        Golden(
+            data=FairOnlineItemAssigned.model_validate(
+                {"item_id": "ZJGP-2026-0412-0007", "title": "直播间宣称“全网最低价”涉嫌虚假宣传", "category": "虚假宣传",
+                 "description": "监测发现该直播间在4月10日直播中多次宣称全网最低价，无依据。", "region": "330106",
+                 "platform_id": "P001", "platform_uscc": "91330100716105852F", "merchant_uscc": "91330106MA2H0C3T5D",
+                 "store_url": "https://shop.example.com/s/88231", "assigned_at": "2026-04-12T09:00:00+08:00", "due": "2026-05-12",
+                 "received_via": "kafka", "received_at": "2026-04-12T09:00:04+08:00"}
+            ),
+            source=SOURCE, subject="ZJGP-2026-0412-0007", time=_at("2026-04-12T09:00:04+08:00"), serial=115,
+            region="330106", platformid="P001", traceparent=TRACEPARENT,
+        ),
+    ],
+    FairOnlineOutcomeReturned.event_type: [
+        Golden(
+            data=FairOnlineOutcomeReturned.model_validate(
+                {"item_id": "ZJGP-2026-0412-0007", "outcome": "case_filed", "reasons": ["直播录像证实无价格比较依据"],
+                 "case_number": "杭市监立〔2026〕118号", "region": "330106", "decided_by": "bureau:zhao",
+                 "returned_at": "2026-04-20T16:00:00+08:00"}
+            ),
+            source=SOURCE, subject="ZJGP-2026-0412-0007", time=_at("2026-04-20T16:00:00+08:00"), serial=116,
+            region="330106",
         ),
     ],
 }

@@ -1,5 +1,6 @@
 """Events of the government–platform bridge: who the bureau supervises (``bridge.subjects.v1``), what platforms
-report (``bridge.reports.v1``) and the data the bureau requests from them (``bridge.datarequests.v1``).
+report (``bridge.reports.v1``), the data the bureau requests from them (``bridge.datarequests.v1``), and the
+monitoring items Zhejiang Fair Online (浙江公平在线) assigns to the bureau and their outcomes (``bridge.faironline.v1``).
 
 Platform events carry the registry entry (not its contacts: people's names and phones stay in bridge).
 Store events carry what other services need to route and judge an item: the store, its merchant's USCC
@@ -8,7 +9,7 @@ Store events carry what other services need to route and judge an item: the stor
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar, Final, Literal
 
@@ -261,14 +262,103 @@ class DataRequestOverdue(EventData):
     overdue_at: AwareDatetime
 
 
+# -- Zhejiang Fair Online (浙江公平在线) ---------------------------------------------------------------------------------
+#: The provincial system's own topics (its schema, not ours): items it assigns, and the outcomes the bureau returns.
+FAIRONLINE_ASSIGNMENTS: Final = "faironline.assignments.v1"
+FAIRONLINE_OUTCOMES: Final = "faironline.outcomes.v1"
+
+FairOnlineItemId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+
+
+class FairOnlineAssignment(BaseModel):
+    """One monitoring item (交办) as the provincial monitoring system sends it: by HTTP or on ``faironline.assignments.v1``.
+
+    Closed: a field the province adds is refused with its name (DLQ or problem+json), so a schema change is seen
+    at once instead of being dropped in silence.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    item_id: FairOnlineItemId = Field(description="The province's id of the item: the same id again is the same item")
+    title: str = Field(min_length=1, max_length=200)
+    category: str = Field(min_length=1, max_length=64, description="The kind of suspected violation, in the province's words")
+    description: str = Field(default="", max_length=5000)
+    region: RegionCode = Field(description="GB/T 2260 code of where the monitored subject is (the bureau's area)")
+    platform_uscc: Uscc | None = Field(default=None, description="USCC of the platform the item concerns, when it concerns one")
+    merchant_uscc: Uscc | None = None
+    store_url: str | None = Field(default=None, max_length=1000)
+    assigned_at: AwareDatetime
+    due: date | None = Field(default=None, description="Day by which the province expects the outcome")
+
+
+class FairOnlineOutcome(StrEnum):
+    HANDLED = "handled"
+    CASE_FILED = "case_filed"
+    NO_VIOLATION = "no_violation"
+
+
+class FairOnlineOutcomeRecord(BaseModel):
+    """An outcome as the provincial system receives it (on ``faironline.outcomes.v1`` and from the poll list)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    item_id: FairOnlineItemId
+    outcome: FairOnlineOutcome
+    reasons: list[str]
+    case_number: str | None = None
+    unit: RegionCode = Field(description="Region code of the bureau that handled the item")
+    decided_at: datetime
+
+
+class FairOnlineItemAssigned(EventData):
+    """A monitoring item assigned by the province: a clue for enforcement. One data exchange."""
+
+    event_type: ClassVar[str] = "redshield.bridge.fair_online_item.assigned.v1"
+    topic: ClassVar[str] = topics.BRIDGE_FAIRONLINE
+    summary: ClassVar[str] = "Zhejiang Fair Online assigned a monitoring item to the bureau; it is a clue for enforcement."
+
+    item_id: FairOnlineItemId
+    title: str
+    category: str
+    description: str
+    region: RegionCode
+    platform_id: str | None = Field(default=None, description="The registered platform whose USCC the item names, if any")
+    platform_uscc: Uscc | None = None
+    merchant_uscc: Uscc | None = None
+    store_url: str | None = None
+    assigned_at: AwareDatetime
+    due: date | None = None
+    received_via: Literal["http", "kafka"]
+    received_at: AwareDatetime
+
+
+class FairOnlineOutcomeReturned(EventData):
+    """The bureau's outcome of an item, sent back to the province. One data exchange."""
+
+    event_type: ClassVar[str] = "redshield.bridge.fair_online_item.returned.v1"
+    topic: ClassVar[str] = topics.BRIDGE_FAIRONLINE
+    summary: ClassVar[str] = "A bureau officer recorded the outcome of a Fair Online item; it is returned to the province."
+
+    item_id: FairOnlineItemId
+    outcome: FairOnlineOutcome
+    reasons: list[Annotated[str, StringConstraints(min_length=1, max_length=1000)]] = Field(min_length=1, max_length=20)
+    case_number: str | None = Field(default=None, description="The case filed on the clue (outcome case_filed)")
+    region: RegionCode = Field(description="The item's region")
+    decided_by: str
+    returned_at: AwareDatetime
+
+
 BRIDGE_EVENTS: tuple[type[EventData], ...] = (
     PlatformRegistered, PlatformUpdated, StoreRegistered, StoreUpdated, StoreClosed, ReportSubmitted,
     SubmissionApplied, SubmissionMissed, DataRequestIssued, DataRequestDelivered, DataRequestOverdue,
+    FairOnlineItemAssigned, FairOnlineOutcomeReturned,
 )
 
 #: The "data exchanges" figure: each event of these types is one exchange between a platform and the bureau
-#: (a submission applied, a monthly report or a revision of it, a delivery of requested data).
+#: (a submission applied, a monthly report or a revision of it, a delivery of requested data), or between the
+#: province and the bureau (a Fair Online item taken in, an outcome returned).
 EXCHANGE_EVENT_TYPES: Final[frozenset[str]] = frozenset({
     SubmissionApplied.event_type, ReportSubmitted.event_type, DataRequestDelivered.event_type,
+    FairOnlineItemAssigned.event_type, FairOnlineOutcomeReturned.event_type,
 })
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Final
@@ -11,10 +12,12 @@ from pydantic import Field
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from contracts.events.bridge import BRIDGE_EVENTS
-from services.bridge import api, exchange_api
+from contracts.events.bridge import BRIDGE_EVENTS, FAIRONLINE_ASSIGNMENTS, FAIRONLINE_OUTCOMES, FairOnlineOutcomeRecord
+from services.bridge import api, exchange_api, faironline_api
 from services.bridge.apply import Applier
 from services.bridge.data_requests import DataRequests
+from services.bridge.faironline import FairOnline, assignment_consumer, provincial_credential
+from services.bridge.kafka_topics import ensure_topics
 from services.bridge.platforms import Registry
 from services.bridge.reports import Reports
 from services.bridge.submission_deadlines import DeadlineWatch
@@ -27,6 +30,7 @@ from services.runtime.keys import FieldCipher, dev_secret
 from services.runtime.service import Service
 from services.runtime.settings import ServiceSettings, load
 
+log = logging.getLogger("redshield.bridge")
 _UPLOAD_PATH: Final = re.compile(r"^/v1/platforms/[^/]+/submissions$")
 _DELIVERY_PATH: Final = re.compile(r"^/v1/data-requests/[^/]+/deliveries$")
 
@@ -53,6 +57,8 @@ class BridgeSettings(ServiceSettings):
     submission_deadline_day: int = Field(default=31, ge=1, le=31)
     #: How often the watch looks for overdue data requests and missed submission deadlines.
     watch_interval_seconds: float = 60.0
+    #: The credential Zhejiang Fair Online presents (Bearer) to post items and poll outcomes. REDSHIELD_BRIDGE_FAIRONLINE_TOKEN.
+    faironline_token: str | None = None
 
 
 class UploadAwareBodyLimit(BodyLimit):
@@ -116,6 +122,22 @@ def build(settings: ServiceSettings | None = None, *, clock: Clock | None = None
     watch = Watch(requests, deadlines, interval_s=config.watch_interval_seconds)
     service.background("watch", watch.run)
     exchange_api.install(app, service, registry, reports, requests, deadlines)
+    fair_online = FairOnline(service, clock=service.clock)
+    faironline_api.install(app, service, fair_online, provincial_credential(service.shared, config.faironline_token))
+    assignment_consumer(service, fair_online).subscribe(
+        service.broker, FAIRONLINE_ASSIGNMENTS, group_id="bridge-faironline", title="bridge/faironline.assignments",
+        description="Items Zhejiang Fair Online assigns to the bureau, in the province's own schema")
+    service.broker.publisher(config.topic_prefix + FAIRONLINE_OUTCOMES, schema=FairOnlineOutcomeRecord, title="bridge/faironline.outcomes",
+                             description="Outcomes returned to Zhejiang Fair Online, in the province's schema", include_in_schema=True)
+
+    async def faironline_topics() -> None:
+        # The subscriber needs the province's topic to exist; a broker that cannot create it now is not fatal.
+        try:
+            await ensure_topics(config, [FAIRONLINE_ASSIGNMENTS, FAIRONLINE_OUTCOMES])
+        except Exception:
+            log.exception("could not create the Fair Online topics; the broker's auto-creation or an operator must")
+
+    service.on_start(faironline_topics)
     for model in BRIDGE_EVENTS:
         service.documents(model.topic, model)
     app.state.bridge = (registry, receiver, applier)

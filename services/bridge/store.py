@@ -207,6 +207,41 @@ missed_submissions = sa.Table(
     sa.Column("noted_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+#: Items assigned by Zhejiang Fair Online; the province's item id makes a resend the same item.
+fair_online_items = sa.Table(
+    "fair_online_items",
+    metadata,
+    sa.Column("item_id", sa.String(64), primary_key=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("region", sa.String(6), nullable=False),
+    sa.Column("platform_id", sa.String(32)),
+    sa.Column("platform_uscc", sa.String(18)),
+    sa.Column("merchant_uscc", sa.String(18)),
+    sa.Column("store_url", sa.String(1000)),
+    sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("due", sa.Date),
+    sa.Column("received_via", sa.String(8), nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # assigned | returned
+    sa.Index("ix_fair_online_items_region", "region", "received_at"),
+)
+
+#: The outcome of each item, numbered in the order recorded: the province polls them by that number.
+fair_online_outcomes = sa.Table(
+    "fair_online_outcomes",
+    metadata,
+    sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+    sa.Column("item_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("reasons", sa.JSON, nullable=False),
+    sa.Column("case_number", sa.String(100)),
+    sa.Column("unit", sa.String(6), nullable=False),
+    sa.Column("decided_by", sa.String(200), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 #: Insert-only: who did what, when, to which object.
 audit = sa.Table(
     "audit",
