@@ -13,8 +13,9 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contracts.events.bridge import BRIDGE_EVENTS, FAIRONLINE_ASSIGNMENTS, FAIRONLINE_OUTCOMES, FairOnlineOutcomeRecord
-from services.bridge import api, exchange_api, faironline_api
+from services.bridge import api, credentials_api, exchange_api, faironline_api
 from services.bridge.apply import Applier
+from services.bridge.credentials import Credentials
 from services.bridge.data_requests import DataRequests
 from services.bridge.faironline import FairOnline, assignment_consumer, provincial_credential
 from services.bridge.kafka_topics import ensure_topics
@@ -59,6 +60,8 @@ class BridgeSettings(ServiceSettings):
     watch_interval_seconds: float = 60.0
     #: The credential Zhejiang Fair Online presents (Bearer) to post items and poll outcomes. REDSHIELD_BRIDGE_FAIRONLINE_TOKEN.
     faironline_token: str | None = None
+    #: Lifetime of the platform tokens ``POST /v1/token`` issues for an API credential.
+    platform_token_ttl_seconds: int = Field(default=900, ge=60, le=24 * 3600)
 
 
 class UploadAwareBodyLimit(BodyLimit):
@@ -122,6 +125,7 @@ def build(settings: ServiceSettings | None = None, *, clock: Clock | None = None
     watch = Watch(requests, deadlines, interval_s=config.watch_interval_seconds)
     service.background("watch", watch.run)
     exchange_api.install(app, service, registry, reports, requests, deadlines)
+    credentials_api.install(app, service, Credentials(service, clock=service.clock, token_ttl_s=config.platform_token_ttl_seconds))
     fair_online = FairOnline(service, clock=service.clock)
     faironline_api.install(app, service, fair_online, provincial_credential(service.shared, config.faironline_token))
     assignment_consumer(service, fair_online).subscribe(

@@ -242,6 +242,23 @@ fair_online_outcomes = sa.Table(
     sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+#: API credentials of platforms: a client id and the scrypt hash of its secret (the secret itself is never stored).
+platform_credentials = sa.Table(
+    "platform_credentials",
+    metadata,
+    sa.Column("client_id", sa.String(40), primary_key=True),
+    sa.Column("platform_id", sa.String(32), nullable=False),
+    sa.Column("salt", sa.LargeBinary, nullable=False),
+    sa.Column("secret_hash", sa.LargeBinary, nullable=False),
+    sa.Column("state", sa.String(8), nullable=False),  # active | revoked
+    sa.Column("issued_by", sa.String(200), nullable=False),
+    sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("rotated_at", sa.DateTime(timezone=True)),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    sa.Column("last_used_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_platform_credentials_platform", "platform_id"),
+)
+
 #: Insert-only: who did what, when, to which object.
 audit = sa.Table(
     "audit",
