@@ -40,12 +40,12 @@ STORE_DAILY_COLUMNS: Final = ("platform_id", "day", "store_id", "category", "reg
 #: What the ingest needs to know about a complaint already stored (``complaints_by_id``, keyed by id).
 COMPLAINT_LOOKUP: Final = (
     "SELECT complaint_id, platform_id, received_at, kind, category, region, store_id, store_name "
-    "FROM complaints_by_id WHERE complaint_id IN {ids:Array(String)}"
+    "FROM complaints_by_id WHERE complaint_id IN (SELECT key FROM {KEYS})"
 )
 #: Its handling steps already stored (``complaint_transitions`` is ordered by complaint id: a key lookup).
 TRANSITION_LOOKUP: Final = (
     "SELECT complaint_id, event_id, type, state, at, deadline_kind, deadline_due, outcome "
-    "FROM complaint_transitions WHERE complaint_id IN {ids:Array(String)}"
+    "FROM complaint_transitions WHERE complaint_id IN (SELECT key FROM {KEYS})"
 )
 
 
@@ -169,6 +169,23 @@ def deltas(
                 (after_c.platform_id, after[1], after_c.store_id, after_c.category, after_c.region, after_c.store_name, 1)
             )
     return out
+
+
+def summed(rows: Sequence[tuple[Any, ...]], key_width: int) -> list[tuple[Any, ...]]:
+    """Rows with the same key (the first ``key_width`` columns) added up, those that come to all zeros dropped: the
+    SummingMergeTree would do the same on merge, and fewer rows make the insert and its materialized views cheaper.
+    A column after the key that is not a number (a store's name) keeps its first value."""
+    out: dict[tuple[Any, ...], list[Any]] = {}
+    for row in rows:
+        key = row[:key_width]
+        held = out.get(key)
+        if held is None:
+            out[key] = list(row[key_width:])
+        else:
+            for n, value in enumerate(row[key_width:]):
+                if isinstance(value, int):
+                    held[n] += value
+    return [key + tuple(values) for key, values in out.items() if any(v for v in values if isinstance(v, int))]
 
 
 def raw_daily_sql(where: str) -> str:

@@ -24,7 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts import topics
 from contracts.envelope import Envelope
-from services.analytics.clickhouse import connect, migrate
+from services.analytics.clickhouse import INSERT_SETTINGS, connect, migrate
 from services.analytics.ingest import batch_token
 from services.analytics.processors import COLUMNS, Position, process
 from services.cli import benchkit
@@ -121,7 +121,10 @@ def raw_insert(url: str, events: list[Envelope]) -> tuple[float, int]:
     for tables, positions in batches:
         for table, table_rows in tables.items():
             client.insert(
-                table, table_rows, column_names=list(COLUMNS[table]), settings={"insert_deduplication_token": batch_token(table, positions)}
+                table,
+                table_rows,
+                column_names=list(COLUMNS[table]),
+                settings={"insert_deduplication_token": batch_token(table, positions)} | INSERT_SETTINGS,
             )
             rows += len(table_rows)
     seconds = time.perf_counter() - started

@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
@@ -70,6 +70,13 @@ def migrate(client: Client) -> list[str]:
     return applied
 
 
+#: Every insert: SummingMergeTree and ReplacingMergeTree would otherwise collapse each block on the way in
+#: (optimize_on_insert), which costs more than the insert itself here; merges and the queries' sum()/FINAL do it.
+INSERT_SETTINGS: Final = {"optimize_on_insert": 0}
+#: The session temporary table :meth:`ClickHouse.query_by_keys` fills.
+KEYS: Final = "ingest_lookup_keys"
+
+
 class ClickHouse:
     """Async face of a synchronous client: one call at a time (chDB allows one session per process).
 
@@ -84,6 +91,8 @@ class ClickHouse:
         self.client = client
         self._lock = asyncio.Lock()
         self.generation = 0
+        self._keys_table = False
+        self._types: dict[str, dict[str, str]] = {}
         self._cache: OrderedDict[tuple[Any, ...], list[tuple[Any, ...]]] = OrderedDict()
 
     def changed(self) -> None:
@@ -93,12 +102,26 @@ class ClickHouse:
     async def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str], token: str) -> None:
         async with self._lock:
             try:
-                await asyncio.to_thread(
-                    self.client.insert, table, rows, column_names=list(columns), settings={"insert_deduplication_token": token}
-                )
+                await asyncio.to_thread(self._insert, table, rows, list(columns), token)
             finally:
                 # Even a failed insert may have landed (the reply was lost): never serve an answer from before it.
                 self.changed()
+
+    def _insert(self, table: str, rows: Sequence[Sequence[Any]], columns: list[str], token: str) -> None:
+        # Column types looked up once per table: without them every insert first asks ClickHouse (DESCRIBE).
+        types = self._types.get(table)
+        if types is None:
+            found = self.client.query(
+                "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {t:String}", parameters={"t": table}
+            ).result_rows
+            types = self._types[table] = {str(name): str(kind) for name, kind in found}
+        self.client.insert(
+            table,
+            rows,
+            column_names=columns,
+            column_type_names=[types[c] for c in columns],
+            settings={"insert_deduplication_token": token} | INSERT_SETTINGS,
+        )
 
     async def query(self, sql: str, parameters: dict[str, Any] | None = None, *, cached: bool = False) -> list[tuple[Any, ...]]:
         key = (sql, tuple(sorted((k, repr(v)) for k, v in (parameters or {}).items())), self.generation) if cached else None
@@ -115,6 +138,22 @@ class ClickHouse:
             while len(self._cache) > self.CACHE_ENTRIES:
                 self._cache.popitem(last=False)
         return rows
+
+    async def query_by_keys(self, keys: Sequence[str], sqls: Sequence[str]) -> list[list[tuple[Any, ...]]]:
+        """Run ``sqls``, each of which may read ``SELECT key FROM {KEYS}``: the keys are inserted (one Native block)
+        into a session temporary table first. Binding thousands of keys as an ``Array(String)`` parameter costs
+        ~150 ms per query here (the parameter is parsed as text); this costs a few ms, and all in one turn of the lock."""
+        async with self._lock:
+            return await asyncio.to_thread(self._query_by_keys, list(keys), list(sqls))
+
+    def _query_by_keys(self, keys: list[str], sqls: list[str]) -> list[list[tuple[Any, ...]]]:
+        if not self._keys_table:
+            self.client.command(f"CREATE TEMPORARY TABLE IF NOT EXISTS {KEYS} (key String) ENGINE = Memory")
+            self._keys_table = True
+        self.client.command(f"TRUNCATE TABLE {KEYS}")
+        if keys:
+            self.client.insert(KEYS, [keys], column_names=["key"], column_oriented=True)
+        return [[tuple(row) for row in self.client.query(sql.replace("{KEYS}", KEYS)).result_rows] for sql in sqls]
 
     def close(self) -> None:
         self.client.close()

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from prometheus_client import Counter, Gauge, Histogram
 
 from services.analytics import aggregates
-from services.analytics.aggregates import COMPLAINT_LOOKUP, TRANSITION_LOOKUP, Complaint, Step, complaint_from, step_from
+from services.analytics.aggregates import COMPLAINT_LOOKUP, TRANSITION_LOOKUP, Complaint, Step, aware, complaint_from, step_from
 from services.analytics.clickhouse import ClickHouse
 from services.analytics.processors import COLUMNS, Position, ProcessorError, Rows, process
 from services.runtime.clock import Clock
@@ -30,14 +30,20 @@ UNKNOWN_EVENTS = Counter("redshield_analytics_unknown_events_total", "Events of 
 FRESHNESS = Gauge("redshield_analytics_freshness_seconds", "Seconds between now and the newest event ingested")
 
 
-def batch_token(table: str, positions: Sequence[Position]) -> str:
-    """Same records, same token: a retried insert of the same batch is dropped by ClickHouse."""
+def _span_digest(positions: Sequence[Position]) -> str:
     spans: dict[tuple[str, int], tuple[int, int]] = {}
     for p in positions:
-        low, high = spans.get((p.topic, p.partition), (p.offset, p.offset))
-        spans[(p.topic, p.partition)] = (min(low, p.offset), max(high, p.offset))
+        key = (p.topic, p.partition)
+        span = spans.get(key)
+        spans[key] = (p.offset, p.offset) if span is None else (min(span[0], p.offset), max(span[1], p.offset))
     text = ";".join(f"{t}/{part}/{lo}-{hi}" for (t, part), (lo, hi) in sorted(spans.items()))
-    return f"{table}:{hashlib.sha256(text.encode()).hexdigest()[:32]}:{len(positions)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def batch_token(table: str, positions: Sequence[Position], digest: str | None = None) -> str:
+    """Same records, same token: a retried insert of the same batch is dropped by ClickHouse. ``digest`` is the
+    batch's :func:`_span_digest`, computed once for all its tables."""
+    return f"{table}:{digest or _span_digest(positions)}:{len(positions)}"
 
 
 class Ingest:
@@ -78,12 +84,16 @@ class Ingest:
             # Deltas first, measured against the facts as stored before this batch; then the facts. A retry of
             # the batch reuses the tokens, so deltas already in are dropped even though the facts moved meanwhile.
             moved = await self.aggregate_deltas(merged)
-            tables = {"complaint_daily": moved.daily, "complaint_store_daily": moved.store_daily}
+            tables = {
+                "complaint_daily": aggregates.summed(moved.daily, 6),
+                "complaint_store_daily": aggregates.summed(moved.store_daily, 5),
+            }
             merged = {table: rows for table, rows in tables.items() if rows} | merged
         # The raw events table goes last: once an event is there, every row made from it is in too.
+        digest = _span_digest(positions)
         for table, table_rows in sorted(merged.items(), key=lambda item: item[0] == "events"):
             started = time.perf_counter()
-            await self.ch.insert(table, table_rows, COLUMNS[table], batch_token(table, positions))
+            await self.ch.insert(table, table_rows, COLUMNS[table], batch_token(table, positions, digest))
             INSERT_SECONDS.observe(time.perf_counter() - started)
             INGESTED_ROWS.labels(table).inc(len(table_rows))
         if positions:
@@ -94,18 +104,32 @@ class Ingest:
         return rejected
 
     async def aggregate_deltas(self, merged: dict[str, list[tuple[object, ...]]]) -> aggregates.Deltas:
-        batch_complaints = [complaint_from(dict(zip(COLUMNS["complaints"], row, strict=True))) for row in merged.get("complaints", [])]
+        c = {name: n for n, name in enumerate(COLUMNS["complaints"])}
+        batch_complaints = [
+            Complaint(
+                str(row[c["complaint_id"]]),
+                str(row[c["platform_id"]]),
+                aware(row[c["received_at"]]),  # type: ignore[arg-type]
+                str(row[c["kind"]]),
+                str(row[c["category"]]),
+                str(row[c["region"]]),
+                str(row[c["store_id"]]),
+                str(row[c["store_name"]]),
+            )
+            for row in merged.get("complaints", [])
+        ]
         batch_steps: dict[str, list[Step]] = {}
         for row in merged.get("complaint_transitions", []):
             values = dict(zip(COLUMNS["complaint_transitions"], row, strict=True))
             batch_steps.setdefault(str(values["complaint_id"]), []).append(step_from(values))
         ids = sorted({c.complaint_id for c in batch_complaints} | batch_steps.keys())
+        found_complaints, found_steps = await self.ch.query_by_keys(ids, [COMPLAINT_LOOKUP, TRANSITION_LOOKUP])
         stored: dict[str, Complaint] = {}
-        for found in await self.ch.query(COMPLAINT_LOOKUP, {"ids": ids}):
+        for found in found_complaints:
             complaint = complaint_from(dict(zip(_LOOKUP_COLUMNS, found, strict=True)))
             stored.setdefault(complaint.complaint_id, complaint)
         stored_steps: dict[str, list[Step]] = {}
-        for found in await self.ch.query(TRANSITION_LOOKUP, {"ids": ids}):
+        for found in found_steps:
             step = step_from(dict(zip(_STEP_COLUMNS, found, strict=True)))
             stored_steps.setdefault(str(found[0]), []).append(step)
         return aggregates.deltas(stored, stored_steps, batch_complaints, batch_steps)
