@@ -77,6 +77,8 @@ def build_router(service: Service, registry: Registry, receiver: Receiver, appli
         except (AlreadyRegistered, IntegrityError) as exc:
             raise Problem(409, "Already registered", f"platform {form.platform_id} is registered; change it with PUT",
                           PROBLEMS + "platform-exists") from exc
+        if entry.connected_to_canal:
+            registry.connected.set()
         return JSONResponse(platform_view(entry), status_code=201, headers={"Location": f"/v1/platforms/{entry.platform_id}"})
 
     @router.put("/platforms/{platform_id}", tags=["platforms"], summary="A regulator replaces a platform's registry entry")
@@ -90,6 +92,8 @@ def build_router(service: Service, registry: Registry, receiver: Receiver, appli
             raise refused(exc) from exc
         except UnknownPlatform as exc:
             raise Problem(404, "Not found", f"no platform {platform_id}") from exc
+        if entry.connected_to_canal:
+            registry.connected.set()
         return platform_view(entry) | {"changed": changed}
 
     @router.get("/platforms", tags=["platforms"], summary="Registered platforms (a platform sees only itself)")

@@ -18,6 +18,7 @@ from services.bridge.apply import Applier
 from services.bridge.credentials import Credentials
 from services.bridge.data_requests import DataRequests
 from services.bridge.faironline import FairOnline, assignment_consumer, provincial_credential
+from services.bridge.feed_topics import FeedTopics
 from services.bridge.kafka_topics import ensure_topics
 from services.bridge.platforms import Registry
 from services.bridge.reports import Reports
@@ -58,6 +59,9 @@ class BridgeSettings(ServiceSettings):
     submission_deadline_day: int = Field(default=31, ge=1, le=31)
     #: How often the watch looks for overdue data requests and missed submission deadlines.
     watch_interval_seconds: float = 60.0
+    #: How often the feed-topic job retries while Kafka cannot create a connected platform's topics.
+    feed_topics_retry_seconds: float = 10.0
+    feed_topic_partitions: int = Field(default=3, ge=1)
     #: The credential Zhejiang Fair Online presents (Bearer) to post items and poll outcomes. REDSHIELD_BRIDGE_FAIRONLINE_TOKEN.
     faironline_token: str | None = None
     #: Lifetime of the platform tokens ``POST /v1/token`` issues for an API credential.
@@ -124,6 +128,10 @@ def build(settings: ServiceSettings | None = None, *, clock: Clock | None = None
     deadlines = DeadlineWatch(service, clock=service.clock, deadline_day=config.submission_deadline_day)
     watch = Watch(requests, deadlines, interval_s=config.watch_interval_seconds)
     service.background("watch", watch.run)
+    feeds = FeedTopics(service, clock=service.clock, wakeup=registry.connected, retry_s=config.feed_topics_retry_seconds,
+                       partitions=config.feed_topic_partitions)
+    service.background("feed-topics", feeds.run)
+    app.state.feeds = feeds
     exchange_api.install(app, service, registry, reports, requests, deadlines)
     credentials_api.install(app, service, Credentials(service, clock=service.clock, token_ttl_s=config.platform_token_ttl_seconds))
     fair_online = FairOnline(service, clock=service.clock)

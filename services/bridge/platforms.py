@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from contracts.events.base import EventData
 from contracts.events.bridge import PlatformType, UsccCheck
 from services.bridge import domain
 from services.bridge.domain import PlatformEntry, Refused
+from services.bridge.feed_topics import want_feed_topics
 from services.bridge.forms import Contact, PlatformForm
 from services.bridge.store import for_update, platforms, uscc_overrides, write_audit
 from services.runtime.auth import Caller
@@ -52,6 +54,8 @@ class Registry:
     def __init__(self, *, clock: Clock, cipher: FieldCipher) -> None:
         self.clock = clock
         self.cipher = cipher
+        #: Set after a commit that connected a platform to the canal: the feed-topic job wakes without waiting its interval.
+        self.connected = asyncio.Event()
 
     async def register(self, uow: UnitOfWork, *, caller: Caller, platform_id: str, form: PlatformForm) -> PlatformEntry:
         now = self.clock.now()
@@ -64,6 +68,8 @@ class Registry:
         await write_audit(uow.conn, at=now, actor=caller.subject, role=caller.role.value, action="platform.registered",
                           target=f"platform:{platform_id}", detail=_audit_detail(entry, form))
         self._publish(uow, domain.registered_event(entry), entry, now)
+        if entry.connected_to_canal:
+            await want_feed_topics(uow.conn, platform_id, now)
         return entry
 
     async def revise(self, uow: UnitOfWork, *, caller: Caller, platform_id: str, form: PlatformForm) -> tuple[PlatformEntry, list[str]]:
@@ -84,6 +90,8 @@ class Registry:
         published = [name for name in changed if name in domain.EVENT_FIELDS]
         if published:
             self._publish(uow, domain.updated_event(entry, published), entry, now)
+        if entry.connected_to_canal:
+            await want_feed_topics(uow.conn, platform_id, now)
         return entry, changed
 
     async def get(self, conn: AsyncConnection, platform_id: str) -> PlatformEntry | None:

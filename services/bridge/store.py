@@ -259,6 +259,17 @@ platform_credentials = sa.Table(
     sa.Index("ix_platform_credentials_platform", "platform_id"),
 )
 
+#: Platforms connected to the canal whose feed topics must exist; created_at is set once Kafka has them.
+feed_topics = sa.Table(
+    "feed_topics",
+    metadata,
+    sa.Column("platform_id", sa.String(32), primary_key=True),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True)),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.String(500)),
+)
+
 #: Insert-only: who did what, when, to which object.
 audit = sa.Table(
     "audit",
