@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from contracts.codes import IntakeChannel
 from contracts.events.channel import ComplaintFiling, ComplaintState, DeadlineRef, FirstHandlingAnswer
 from services.channel import batch, bureau_intake, bureau_track, first_handling, lists, mediation, receipts_api, store
-from services.channel.domain import GroundRequired, IllegalTransition, IntakeRejected, in_scope
+from services.channel.domain import GroundRequired, IllegalTransition, IntakeRejected, check_filing, in_scope
 from services.channel.handling import Handling, UnknownComplaint
 from services.channel.intake import Intake
 from services.channel.responses import PROBLEMS, Moved, moved, transition_problem
+from services.channel.single_intake import SingleIntake
 from services.runtime.auth import Caller, Role
 from services.runtime.http import Problem, require_role
 from services.runtime.service import Service
@@ -56,6 +56,7 @@ class PlatformPage(BaseModel):
 
 def build_router(service: Service, intake: Intake, handling: Handling) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["complaints"])
+    single = SingleIntake(service, intake)
     CurrentCaller = Annotated[Caller, Depends(service.current_caller)]
 
     @router.post("/complaints", status_code=202, response_model=Accepted, summary="A platform files a complaint or report")
@@ -63,9 +64,8 @@ def build_router(service: Service, intake: Intake, handling: Handling) -> APIRou
         require_role(caller, Role.PLATFORM)
         assert caller.platform_id is not None
         try:
-            async with service.uow() as uow:
-                (filed,) = await intake.file(uow, platform_id=caller.platform_id, filings=[filing], intake=IntakeChannel.PLATFORM_API)
-                await uow.commit()
+            check_filing(filing, service.clock.now())
+            filed = await single.file(caller.platform_id, filing)
         except IntakeRejected as exc:
             raise Problem(422, "Filing refused", exc.detail, PROBLEMS + exc.reason) from exc
         return JSONResponse(filed.body(), status_code=202)

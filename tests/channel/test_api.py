@@ -36,6 +36,26 @@ async def test_a_platform_files_a_complaint_and_the_same_item_again_gets_the_sam
     assert await _outbox_rows(channel) == events_of_one_filing
 
 
+async def test_concurrent_filings_each_get_their_own_answer_and_the_same_item_twice_at_once_is_one_item(channel: Running) -> None:
+    import asyncio
+
+    p1, p2 = channel.auth("platform", platform="P001"), channel.auth("platform", platform="P002")
+    posts = [channel.http.post("/v1/complaints", json=filing(f"C-{n}"), headers=p1 if n % 2 else p2) for n in range(40)]
+    # The same item from the same platform twice, in the same burst: one item, one of the answers says duplicate.
+    posts += [channel.http.post("/v1/complaints", json=filing("C-same"), headers=p1) for _ in range(2)]
+    posts.append(channel.http.post("/v1/complaints", json=filing("C-bad") | {"received_at": "2099-01-01T00:00:00+08:00"}, headers=p1))
+    answers = await asyncio.gather(*posts)
+    assert [a.status_code for a in answers] == [202] * 42 + [422]
+    bodies = [a.json() for a in answers[:42]]
+    assert len({b["complaint_id"] for b in bodies[:40]}) == 40
+    same = bodies[40:]
+    assert same[0]["complaint_id"] == same[1]["complaint_id"] and sorted(b["duplicate"] for b in same) == [False, True]
+    assert channel.service.engine is not None
+    async with channel.service.engine.connect() as conn:
+        stored = (await conn.execute(sa.select(complaints.c.platform_complaint_id))).scalars().all()
+    assert sorted(stored) == sorted([f"C-{n}" for n in range(40)] + ["C-same"])  # committed before their 202
+
+
 async def _outbox_rows(channel: Running) -> int:
     """Every event the service committed, sent or not (sent rows are kept a day)."""
     from services.runtime.tables import outbox
