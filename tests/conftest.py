@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,9 +36,48 @@ def kafka_bootstrap(session_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def prefix() -> str:
-    """A topic prefix of this test's own, so tests never read each other's events."""
-    return f"t{uuid.uuid4().hex[:10]}."
+def prefix(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A topic prefix of this test's own, so tests never read each other's events. Its topics are deleted after
+    the test: a broker holding thousands of dead topics makes every client decode them all on each metadata
+    refresh, which slows every later test (and benchmark) that shares the broker."""
+    name = f"t{uuid.uuid4().hex[:10]}."
+    yield name
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if bootstrap and "kafka_bootstrap" in request.fixturenames:
+        failure = _run_in_thread(_delete_topics(bootstrap, name))
+        if failure is not None:
+            request.node.warn(pytest.PytestWarning(f"could not delete topics {name}*: {failure!r}"))
+
+
+async def _delete_topics(bootstrap: str, prefix: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="redshield-tests")
+    await admin.start()
+    try:
+        ours = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if ours:
+            await admin.delete_topics(ours)
+    finally:
+        await admin.close()
+
+
+def _run_in_thread(work: Any) -> BaseException | None:
+    """Run a coroutine to completion on a loop of its own (a test's loop may still be around)."""
+    import threading
+
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(work)
+        except Exception as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(60)
+    return failure[0] if failure else None
 
 
 @pytest.fixture(scope="session")
