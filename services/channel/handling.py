@@ -4,12 +4,14 @@ events commit together, or not at all."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from contracts import topics
 from contracts.envelope import Envelope
 from contracts.events.base import EventData
 from contracts.events.channel import ComplaintAssigned
+from contracts.ids import new_id
 from services.channel import domain, store
 from services.channel.domain import Step, Track
 from services.channel.rules import FirstHandlingPolicy
@@ -58,10 +60,10 @@ class Handling:
         its own id, as the outbox keeps one row per id; all commit in the caller's transaction."""
         env = envelope(event, subject=subject, region=region, platform_id=platform_id, time=time)
         uow.publish(event.topic, env)
-        uow.publish(topics.region(region), envelope(event, subject=subject, region=region, platform_id=platform_id, time=time))
+        # The copies share the serialised data (one model_dump per event, not one per copy).
+        uow.publish(topics.region(region), replace(env, id=new_id()))
         if isinstance(event, ComplaintAssigned):
-            # The same event for the platform; its own id, as the outbox keeps one row per id.
-            uow.publish(topics.notify(platform_id), envelope(event, subject=subject, region=region, platform_id=platform_id, time=time))
+            uow.publish(topics.notify(platform_id), replace(env, id=new_id()))
         return env.id
 
     async def record(self, uow: UnitOfWork, steps: Sequence[Step]) -> None:

@@ -275,6 +275,17 @@ async def drop_schemas(url: str, schemas: Sequence[str]) -> None:
         await engine.dispose()
 
 
+async def topic_count(bootstrap: str) -> int:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="redshield-bench")
+    await admin.start()
+    try:
+        return len(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
 # -- the feed -------------------------------------------------------------------------------------------------
 async def consumed(http_url: str) -> float:
     import httpx
@@ -357,6 +368,9 @@ async def run(*, complaints: int, concurrency: int, database: str) -> int:
             url = f"sqlite+aiosqlite:///{work / 'channel.db'}"
         progress(f"bench intake: {complaints} complaints per path, {concurrency} in flight, {database}; work dir {work}")
         bootstrap = await kafka.start()
+        broker_topics = await topic_count(bootstrap)
+        progress(f"kafka {bootstrap}: {broker_topics} topics before this run"
+                 + (" (every client decodes them all on each metadata refresh: the figures suffer)" if broker_topics > 500 else ""))
         pids = [f"P{i:03d}" for i in range(1, PLATFORMS + 1)]
         await create_topics(bootstrap, [prefix + topics.feed_complaints(p) for p in pids] + [prefix + topics.CHANNEL_COMPLAINTS])
         data = filings(complaints, run_id, pids)
@@ -438,6 +452,8 @@ async def run(*, complaints: int, concurrency: int, database: str) -> int:
         rows: list[tuple[str, str, str]] = [
             ("complaints per path / in flight", f"{complaints} / {concurrency}", f"{PLATFORMS} platforms; database {database}"),
             ("machine", f"{info['cpu_count']} cpu, {info['memory_gb']} GB", f"{info['cpu_model']}; code at {benchkit.source_version()}"),
+            ("broker topics / load average", f"{broker_topics} / {benchkit.load_average()}",
+             "topics on the broker before the run; 1-minute load at the end"),
             ("raw limits (same box, same run)", "", ""),
             ("  empty FastAPI endpoint", _fmt(raw_http_rate), f"requests/s; p50 {_fmt(raw_http.pct_ms(50), 1)} ms, "
              f"p99 {_fmt(raw_http.pct_ms(99), 1)} ms"),
@@ -473,6 +489,8 @@ async def run(*, complaints: int, concurrency: int, database: str) -> int:
             "raw_insert_one_tx_rows_per_s": rounded(raw_one_tx_rate),
             "channel_peak_rss_mb": rounded(channel_rss),
             "cpu_count": info["cpu_count"],
+            "broker_topics": broker_topics,
+            "load_average_1m": benchkit.load_average(),
         }
         say(benchkit.json_line(figures))
         return 0
