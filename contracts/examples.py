@@ -23,6 +23,10 @@ def _at(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
+ATTACHMENTS: Final = [
+    {"sha256": "9f2c4b1e0a7d3c5b8e6f1a2d4c7b9e0f3a5d8c1b6e4f7a2c9d0b3e5f8a1c4d7b", "size_bytes": 482113, "media_type": "image/jpeg"},
+]
+
 GOLDEN: Final[dict[str, list[Golden]]] = {
     ComplaintSubmitted.event_type: [
         Golden(
@@ -56,6 +60,8 @@ GOLDEN: Final[dict[str, list[Golden]]] = {
                     "order": {"amount": "0", "goods_category": "数码"},
                     "category": "counterfeit",
                     "description": "该店铺销售假冒品牌耳机。",
+                    # A photo of the earphones' packaging: referenced by digest and size, the file stays with the platform.
+                    "attachments": ATTACHMENTS,
                 }
             ),
             source="/platforms/P001",
@@ -107,6 +113,7 @@ GOLDEN: Final[dict[str, list[Golden]]] = {
                     "order": {"amount": "0.00", "goods_category": "数码"},
                     "category": "counterfeit",
                     "description": "该店铺销售假冒品牌耳机。",
+                    "attachments": ATTACHMENTS,
                 }
             ),
             source="/redshield/channel",

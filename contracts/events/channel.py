@@ -61,6 +61,17 @@ class Consumer(_Closed):
     address: Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)] | None = None
 
 
+class Attachment(_Closed):
+    """A file the consumer attached (photo, receipt, chat log), referenced by its digest and size: the file stays
+    with the platform, which must keep it (3 years) and hand it over on request; the digest proves it unchanged."""
+
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] = Field(description="SHA-256 of the file, lowercase hex")
+    size_bytes: int = Field(ge=1, le=1_073_741_824)
+    media_type: Annotated[str, StringConstraints(pattern=r"^[a-z]+/[a-z0-9][a-z0-9.+-]{0,99}$")] = Field(
+        description="IANA media type, e.g. image/jpeg"
+    )
+
+
 class FiledKind(StrEnum):
     """What a filing is; a mixed one is split into a complaint and a report, each an item of its own kind."""
 
@@ -80,6 +91,7 @@ class ComplaintFiling(_Closed):
     category: ComplaintCategory
     description: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
     consumer: Consumer | None = None
+    attachments: list[Attachment] | None = Field(default=None, max_length=20, description="At most 20, by digest and size")
 
 
 class ComplaintSubmitted(ComplaintFiling, EventData):
@@ -124,6 +136,7 @@ class ComplaintReceived(EventData):
     description: str
     consumer_hash: str | None = Field(default=None, description="HMAC-SHA256 of the consumer, salted per deployment")
     linked_complaint_id: str | None = Field(default=None, description="The other part of a mixed filing (its complaint or its report)")
+    attachments: list[Attachment] | None = Field(default=None, description="The filing's attachments, by digest and size")
 
 
 # -- the handling of a complaint or report: states, grounds and one event per transition ---------------------

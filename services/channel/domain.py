@@ -240,6 +240,7 @@ def received_event(complaint: Complaint) -> ComplaintReceived:
         description=f.description,
         consumer_hash=complaint.consumer_hash,
         linked_complaint_id=complaint.linked_complaint_id,
+        attachments=f.attachments or None,
     )
 
 

@@ -69,6 +69,8 @@ complaints = sa.Table(
     sa.Column("jurisdiction_conflict", sa.String(6)),
     #: While the mediation clock is stopped: since when (mediation_pauses holds each pause).
     sa.Column("mediation_paused_at", sa.DateTime(timezone=True)),
+    #: The filing's attachments by digest, size and media type (the files stay with the platform).
+    sa.Column("attachments", sa.JSON),
     sa.UniqueConstraint("platform_id", "platform_complaint_id", "filing_part", name="uq_complaints_platform_item"),
     sa.Index("ix_complaints_platform_created", "platform_id", "created_at"),
     sa.Index("ix_complaints_platform_state", "platform_id", "state", "complaint_id"),
@@ -240,6 +242,7 @@ def complaint_row(complaint: Complaint, cipher: FieldCipher) -> dict[str, Any]:
         "filing_part": complaint.kind.value if mixed else "whole",
         "linked_complaint_id": complaint.linked_complaint_id,
         "jurisdiction_conflict": complaint.jurisdiction_conflict,
+        "attachments": [a.model_dump() for a in f.attachments] if f.attachments else None,
     }
 
 

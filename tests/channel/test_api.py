@@ -56,6 +56,23 @@ async def test_concurrent_filings_each_get_their_own_answer_and_the_same_item_tw
     assert sorted(stored) == sorted([f"C-{n}" for n in range(40)] + ["C-same"])  # committed before their 202
 
 
+async def test_attachments_are_kept_by_digest_and_size_and_travel_in_the_received_event(channel: Running) -> None:
+    from services.runtime.tables import outbox
+
+    photo = {"sha256": "9f" * 32, "size_bytes": 482113, "media_type": "image/jpeg"}
+    answer = await channel.http.post("/v1/complaints", json=filing("ATT-1") | {"attachments": [photo]},
+                                     headers=channel.auth("platform", platform="P001"))
+    assert answer.status_code == 202, answer.text
+    complaint_id = answer.json()["complaint_id"]
+    seen = await channel.http.get(f"/v1/complaints/{complaint_id}", headers=channel.auth("regulator"))
+    assert seen.json()["attachments"] == [photo]
+    assert channel.service.engine is not None
+    async with channel.service.engine.connect() as conn:
+        values = (await conn.execute(sa.select(outbox.c.value).where(outbox.c.topic == "channel.complaints.v1"))).scalars().all()
+    received = [v for v in values if b'"platform_complaint_id":"ATT-1"' in v and b'"intake":' in v]
+    assert len(received) == 1 and b'"attachments":[{"sha256":"' + b"9f" * 32 + b'","size_bytes":482113' in received[0]
+
+
 async def _outbox_rows(channel: Running) -> int:
     """Every event the service committed, sent or not (sent rows are kept a day)."""
     from services.runtime.tables import outbox
@@ -81,6 +98,9 @@ async def test_two_platforms_may_use_the_same_item_id(channel: Running) -> None:
         ({"order": {"amount": "12.345", "goods_category": "食品"}}, "order.amount"),
         ({"merchant": {"store_id": "S", "store_name": "店", "region": "33010"}}, "merchant.region"),
         ({"surprise": 1}, "surprise"),
+        ({"attachments": [{"sha256": "ABC", "size_bytes": 10, "media_type": "image/jpeg"}]}, "attachments.0.sha256"),
+        ({"attachments": [{"sha256": "a" * 64, "size_bytes": 0, "media_type": "image/jpeg"}]}, "attachments.0.size_bytes"),
+        ({"attachments": [{"sha256": "a" * 64, "size_bytes": 9, "media_type": "image/jpeg"}] * 21}, "attachments"),
     ],
 )
 async def test_a_wrong_field_is_a_422_problem_naming_the_field(channel: Running, change: dict[str, Any], field: str) -> None:
