@@ -291,7 +291,13 @@ def generate(client: Any, total: int, origin: datetime, show: bool = True) -> fl
             done = start + count
             elapsed = time.perf_counter() - started
             progress(f"generated {done:,} of {total:,} complaints ({100 * done / total:.0f}%, {done / elapsed:,.0f}/s)")
-    for table in ("complaint_daily", "complaint_daily_nr", "complaint_daily_region", "complaint_store_daily"):
+    for table in (
+        "complaint_daily",
+        "complaint_daily_nr",
+        "complaint_daily_region",
+        "complaint_store_daily",
+        "complaint_store_platform_daily",
+    ):
         if show:
             progress(f"merging {table} (OPTIMIZE … FINAL)")
         client.command(f"OPTIMIZE TABLE {table} FINAL")

@@ -137,10 +137,16 @@ def _utc_naive(moment: datetime) -> datetime:
 #: The coarser rollups of ``complaint_daily`` (migration 0005) and the columns each one has.
 NO_REGION_COLUMNS: Final = tuple(c for c in DAILY_COLUMNS if c != "region")
 REGION_COLUMNS: Final = ("day", "region", "platform_id", "category", "complaints")
+STORE_PLATFORM_COLUMNS: Final = ("platform_id", "day", "store_id", "store_name", "complaints")
 
 
 def complaint_sources(
-    filters: Filters, source: Source = "aggregates", table: str = "complaint_daily", columns: tuple[str, ...] = DAILY_COLUMNS
+    filters: Filters,
+    source: Source = "aggregates",
+    table: str = "complaint_daily",
+    columns: tuple[str, ...] = DAILY_COLUMNS,
+    store_table: str = "complaint_store_daily",
+    store_columns: tuple[str, ...] = STORE_DAILY_COLUMNS,
 ) -> tuple[str, str, dict[str, Any]]:
     """Subqueries shaped like ``table`` (``columns``) and ``complaint_store_daily`` for the filtered period, and their
     parameters. Whole days (China Standard Time) come from the aggregate tables; a part-day at either end of the
@@ -167,7 +173,7 @@ def complaint_sources(
         where = " AND ".join(["day >= {first_day:Date}", "day < {end_day:Date}", *common])
         params |= {"first_day": first_day, "end_day": end_day}
         daily.append(f"SELECT {', '.join(columns)} FROM {table} WHERE {where}")
-        stores.append(f"SELECT {', '.join(STORE_DAILY_COLUMNS)} FROM complaint_store_daily WHERE {where}")
+        stores.append(f"SELECT {', '.join(store_columns)} FROM {store_table} WHERE {where}")
         if filters.start < _midnight(first_day):
             raw_ranges.append((filters.start, _midnight(first_day)))
         if _midnight(end_day) < filters.end:
@@ -180,7 +186,7 @@ def complaint_sources(
             [f"received_at >= {{raw{n}_from:DateTime64(3, 'UTC')}}", f"received_at < {{raw{n}_to:DateTime64(3, 'UTC')}}", *common]
         )
         daily.append(f"SELECT {', '.join(columns)} FROM ({raw_daily_sql(where)})")
-        stores.append(raw_store_daily_sql(where))
+        stores.append(f"SELECT {', '.join(store_columns)} FROM ({raw_store_daily_sql(where)})")
     return f"({' UNION ALL '.join(daily)})", f"({' UNION ALL '.join(stores)})", params
 
 
@@ -195,7 +201,11 @@ def _main_source(filters: Filters, source: Source) -> tuple[str, str, dict[str, 
     """The coarsest daily table the filters allow: without a region filter the region is summed away."""
     if filters.region:
         return complaint_sources(filters, source)
-    return complaint_sources(filters, source, "complaint_daily_nr", NO_REGION_COLUMNS)
+    if filters.category:
+        return complaint_sources(filters, source, "complaint_daily_nr", NO_REGION_COLUMNS)
+    return complaint_sources(
+        filters, source, "complaint_daily_nr", NO_REGION_COLUMNS, "complaint_store_platform_daily", STORE_PLATFORM_COLUMNS
+    )
 
 
 async def governance(ch: ClickHouse, filters: Filters, interval: Interval = "day", source: Source = "aggregates") -> dict[str, Any]:
