@@ -24,7 +24,7 @@ async def test_times_written_with_any_offset_read_back_aware_and_compare_as_the_
                 {"name": "beijing", "at": datetime(2026, 11, 20, 9, 30, tzinfo=CHINA)},  # 01:30 UTC
                 {"name": "utc", "at": datetime(2026, 11, 20, 5, 0, tzinfo=UTC)},
             ])
-            rows = dict((await conn.execute(sa.select(moments.c.name, moments.c.at))).tuples().all())
+            rows = {name: at for name, at in (await conn.execute(sa.select(moments.c.name, moments.c.at))).all()}
             earlier = (await conn.execute(
                 sa.select(moments.c.name).where(moments.c.at < datetime(2026, 11, 20, 2, 0, tzinfo=UTC))
             )).scalars().all()
