@@ -47,6 +47,9 @@ const T = {
     "panel.platformDomicile": "平台住所地分布",
     "panel.storesByPlatform": "各平台在营网店",
     "panel.storesByCategory": "网店经营类目",
+    "panel.gmvByMonth": "交易额月度走势（万元）",
+    "panel.gmvByPlatform": "各平台交易额（万元）",
+    "panel.gmvByCategory": "交易额类目分布（万元）",
     "panel.platformList": "平台名录",
     "panel.trend": "投诉举报趋势",
     "panel.byState": "办理状态分布",
@@ -169,6 +172,9 @@ const T = {
     "panel.platformDomicile": "Platforms by domicile",
     "panel.storesByPlatform": "Open stores by platform",
     "panel.storesByCategory": "Stores by goods category",
+    "panel.gmvByMonth": "GMV by month (CNY 10,000)",
+    "panel.gmvByPlatform": "GMV by platform (CNY 10,000)",
+    "panel.gmvByCategory": "GMV by goods category (CNY 10,000)",
     "panel.platformList": "Platform register",
     "panel.trend": "Complaint and report trend",
     "panel.byState": "By state",
@@ -640,7 +646,7 @@ function line(id, labels, series) {
     ...base(empty),
     tooltip: { ...base(false).tooltip, trigger: "axis" },
     legend: series.length > 1 ? { top: 0, textStyle: { color: "#9fb3d9" } } : { show: false },
-    grid: { left: 8, right: 16, top: series.length > 1 ? 30 : 16, bottom: 8, containLabel: true },
+    grid: { left: 8, right: 28, top: series.length > 1 ? 30 : 16, bottom: 8, containLabel: true },  // room for the last x label
     xAxis: { type: "category", boundaryGap: false, data: labels, ...AXIS },
     yAxis: { type: "value", minInterval: 1, ...AXIS },
     series: series.map((s, n) => ({
@@ -713,6 +719,17 @@ function renderOverview() {
     { onClick: (e) => openPlatform(e.data && e.data.platformId) },
   );
   hbar("chart-stores-category", s.by_category.map((r) => ({ name: goodsName(r.category), value: r.count })), { color: PALETTE[3] });
+  // GMV in units of 10,000 CNY (万元), the unit Chinese statistics use; the API sends exact decimal strings.
+  const wan = (cny) => Math.round(Number(cny) / 1e4);
+  line("chart-gmv-month", (gmv.by_month || []).map((r) => r.month), [
+    { name: t("kpi.gmv"), data: (gmv.by_month || []).map((r) => wan(r.gmv_cny)) },
+  ]);
+  hbar(
+    "chart-gmv-platform",
+    (gmv.by_platform || []).map((r) => ({ name: platformName(r.platform_id), value: wan(r.gmv_cny), platformId: r.platform_id })),
+    { color: PALETTE[1], onClick: (e) => openPlatform(e.data && e.data.platformId) },
+  );
+  hbar("chart-gmv-category", (gmv.by_category || []).map((r) => ({ name: goodsName(r.category), value: wan(r.gmv_cny) })), { color: PALETTE[4] });
   renderPlatformList();
   $("#overview").dataset.state = "ready";
 }

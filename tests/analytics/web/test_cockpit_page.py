@@ -102,6 +102,11 @@ def world(now: datetime) -> tuple[list[Envelope], list[Envelope]]:
         golden("redshield.bridge.store.closed.v1", store_id="S-3"),
         golden("redshield.bridge.store.registered.v1", platform_id="P002", store_id="S-9", region="330110"),
         golden("redshield.bridge.store.registered.v1", platform_id="P003", store_id="S-10", category="数码产品", region="330108"),
+        # Monthly reports: P001's October (食品 18,250,340.50 + 服装 9,120,000.00 + 食品 351,200.00) and P002's September.
+        golden("redshield.bridge.report.submitted.v1"),
+        golden("redshield.bridge.report.submitted.v1", platform_id="P002", report_id="r-p002-09", month="2026-09",
+               sales=[{"category": "服装", "region": "330110", "gmv_cny": "5000000.00", "orders": 100}],
+               stores_by_category=[{"category": "服装", "stores": 1}]),
     ]
     today = now.astimezone(CHINA).date()
     start_of_today = datetime.combine(today, time.min, CHINA)
@@ -306,8 +311,16 @@ def test_the_overview_shows_every_panel_with_data(site: Site, open_page: Callabl
     overview = site.api("/v1/cockpits/overview")
     assert (view.kpi("overview", "platforms"), view.kpi("overview", "connected"), view.kpi("overview", "stores")) == ("3", "2", "4")
     assert view.kpi("overview", "exchanges") == str(overview["data_exchanges"]["total"])
-    assert view.kpi("overview", "gmv") == "—"  # no periodic reports: a dash and the note, never an invented figure
-    assert view.charts_drawn("overview") == ["chart-platform-types", "chart-platform-domicile", "chart-stores-platform", "chart-stores-category"]
+    assert overview["gmv"]["total_cny"] == "32721540.50"
+    assert view.kpi("overview", "gmv") == "0.33 亿元"
+    assert view.charts_drawn("overview") == ["chart-platform-types", "chart-platform-domicile", "chart-stores-platform", "chart-gmv-month",
+                                             "chart-gmv-platform", "chart-gmv-category", "chart-stores-category"]
+    by_month = view.option("chart-gmv-month")
+    assert by_month["xAxis"][0]["data"] == ["2026-09", "2026-10"] and by_month["series"][0]["data"] == [500, 2772]  # 万元
+    assert view.option("chart-gmv-platform")["yAxis"][0]["data"] == ["西湖优选电商平台", "运河集市"]  # names, largest first
+    gmv_categories = view.option("chart-gmv-category")
+    assert gmv_categories["yAxis"][0]["data"] == ["食品", "服装"]
+    assert [d["value"] for d in gmv_categories["series"][0]["data"]] == [1860, 1412]
     types = {d["name"]: d["value"] for d in view.option("chart-platform-types")["series"][0]["data"]}
     assert types == {"B2C 电商": 1, "直播电商": 1, "外卖平台": 1}
     districts = view.option("chart-platform-domicile")["yAxis"][0]["data"]
