@@ -88,11 +88,15 @@ def header_map(headers: Any) -> dict[str, bytes]:
 
 def from_record(key: bytes | None, value: bytes | None, headers: Any) -> Envelope:
     """Parse a binary-mode record; raise :class:`EnvelopeError` naming what is wrong."""
-    attrs = {
-        name[3:].lower(): raw.decode("utf-8", errors="strict")
-        for name, raw in header_map(headers).items()
-        if name.lower().startswith("ce_") and raw is not None
-    }
+    # Every consumer parses every record here, so this is one pass over the headers (last value of a name wins,
+    # names compared case-insensitively as the binding allows): it was a third of analytics' per-event cost.
+    attrs: dict[str, str] = {}
+    for name, raw in headers or ():
+        if raw is not None and (name.startswith("ce_") or name[:3].lower() == "ce_"):
+            try:
+                attrs[name[3:].lower()] = raw.decode("utf-8", errors="strict")
+            except UnicodeDecodeError as exc:
+                raise EnvelopeError("bad-header", f"header {name!r} is not UTF-8 text") from exc
     missing = [name for name in _REQUIRED if not attrs.get(name)]
     if missing:
         raise EnvelopeError("missing-attribute", f"missing CloudEvents header(s): {', '.join('ce_' + m for m in missing)}")

@@ -151,6 +151,14 @@ def deltas(
     out = Deltas([], [])
     for complaint_id in sorted(new_complaints.keys() | batch_steps.keys()):
         before_c = stored_complaints.get(complaint_id)
+        if before_c is None and complaint_id not in batch_steps and complaint_id not in stored_steps:
+            # Most of a stream: a complaint seen for the first time, with no step yet. Its row is known without
+            # sorting steps; this is contribution(c, ()) written out, and a test holds the two equal.
+            c = new_complaints[complaint_id]
+            day = c.received_at.astimezone(CHINA).date()
+            out.daily.append((c.platform_id, day, c.category, c.region, c.kind, "received", 1, 0, 0, 0, 0, 0))
+            out.store_daily.append((c.platform_id, day, c.store_id, c.category, c.region, c.store_name, 1))
+            continue
         # The first version of a complaint wins: a redelivered ComplaintReceived changes nothing.
         after_c = before_c or new_complaints.get(complaint_id)
         if after_c is None:

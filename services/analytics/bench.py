@@ -24,7 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts import topics
 from contracts.envelope import Envelope
-from services.analytics.clickhouse import INSERT_SETTINGS, connect, migrate
+from services.analytics.clickhouse import INSERT_SETTINGS, connect, encode_rows, migrate
 from services.analytics.ingest import batch_token
 from services.analytics.processors import COLUMNS, Position, process
 from services.cli import benchkit
@@ -120,10 +120,12 @@ def raw_insert(url: str, events: list[Envelope]) -> tuple[float, int]:
     started = time.perf_counter()
     for tables, positions in batches:
         for table, table_rows in tables.items():
-            client.insert(
+            # The ingest's own way in (JSONCompactEachRow from orjson), encoding timed with the insert.
+            client.raw_insert(
                 table,
-                table_rows,
-                column_names=list(COLUMNS[table]),
+                list(COLUMNS[table]),
+                insert_block=encode_rows(table_rows),
+                fmt="JSONCompactEachRow",
                 settings={"insert_deduplication_token": batch_token(table, positions)} | INSERT_SETTINGS,
             )
             rows += len(table_rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import operator
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from prometheus_client import Counter, Gauge, Histogram
 
 from services.analytics import aggregates
-from services.analytics.aggregates import COMPLAINT_LOOKUP, TRANSITION_LOOKUP, Complaint, Step, aware, complaint_from, step_from
+from services.analytics.aggregates import COMPLAINT_LOOKUP, TRANSITION_LOOKUP, Complaint, Step, complaint_from, step_from
 from services.analytics.clickhouse import ClickHouse
 from services.analytics.processors import COLUMNS, Position, ProcessorError, Rows, process
 from services.runtime.clock import Clock
@@ -104,20 +105,10 @@ class Ingest:
         return rejected
 
     async def aggregate_deltas(self, merged: dict[str, list[tuple[object, ...]]]) -> aggregates.Deltas:
+        # The rows come from our own processors (strings, aware UTC datetimes): no conversion needed.
         c = {name: n for n, name in enumerate(COLUMNS["complaints"])}
-        batch_complaints = [
-            Complaint(
-                str(row[c["complaint_id"]]),
-                str(row[c["platform_id"]]),
-                aware(row[c["received_at"]]),  # type: ignore[arg-type]
-                str(row[c["kind"]]),
-                str(row[c["category"]]),
-                str(row[c["region"]]),
-                str(row[c["store_id"]]),
-                str(row[c["store_name"]]),
-            )
-            for row in merged.get("complaints", [])
-        ]
+        at = operator.itemgetter(*(c[name] for name in _LOOKUP_COLUMNS))
+        batch_complaints = [Complaint(*at(row)) for row in merged.get("complaints", [])]
         batch_steps: dict[str, list[Step]] = {}
         for row in merged.get("complaint_transitions", []):
             values = dict(zip(COLUMNS["complaint_transitions"], row, strict=True))

@@ -15,7 +15,7 @@ import pytest
 
 from contracts.envelope import Envelope
 from services.analytics import cockpits
-from services.analytics.aggregates import Complaint, Step, deltas
+from services.analytics.aggregates import Complaint, Step, contribution, deltas
 from services.analytics.clickhouse import ClickHouse, connect, migrate
 from services.analytics.cockpits import Filters
 from services.analytics.ingest import Ingest
@@ -176,6 +176,15 @@ def test_a_new_complaint_adds_one_received_row_on_its_china_day_and_one_store_ro
     moved = deltas({}, {}, [C], {})
     assert moved.daily == [("P001", date(2026, 11, 4), "quality", "330106", "complaint", "received", 1, 0, 0, 0, 0, 0)]
     assert moved.store_daily == [("P001", date(2026, 11, 4), "S-1", "quality", "330106", "S-1 店", 1)]
+
+
+def test_a_first_seen_complaint_without_steps_adds_exactly_its_contribution_at_any_hour() -> None:
+    # New complaints take a shortcut that skips the steps; it must agree with the rule itself, across China's midnight.
+    for hours in range(0, 48, 5):
+        c = Complaint(f"c{hours}", "P002", AT + timedelta(hours=hours), "report", "refund", "330110", "S-9", "九号店")
+        moved = deltas({}, {}, [c], {})
+        assert moved.daily == [contribution(c, ())]
+        assert moved.store_daily == [("P002", moved.daily[0][1], "S-9", "refund", "330110", "九号店", 1)]
 
 
 def test_a_complaint_already_stored_adds_nothing_when_delivered_again() -> None:

@@ -142,6 +142,13 @@ def test_a_ce_time_that_is_not_a_timestamp_is_rejected() -> None:
     assert rejection(key, value, with_header(headers, "ce_time", b"yesterday")).reason == "bad-time"
 
 
+def test_a_ce_header_that_is_not_utf8_is_rejected_naming_the_header() -> None:
+    key, value, headers = a_record()
+    error = rejection(key, value, with_header(headers, "ce_source", b"\xff\xfe"))
+    assert error.reason == "bad-header"
+    assert "ce_source" in error.detail
+
+
 def test_an_envelope_refuses_to_send_a_naive_time() -> None:
     envelope = Envelope(type="redshield.channel.complaint.received.v1", source="/redshield/channel", subject="c-1", data={}, time=datetime(2026, 1, 1))
     with pytest.raises(ValueError, match="timezone"):
