@@ -19,6 +19,8 @@ from contracts.events.bridge import (
     StoreUpdated,
     SubmissionApplied,
     SubmissionMissed,
+    WebsiteRegistered,
+    WebsiteUpdated,
 )
 from contracts.golden_example import TRACEPARENT, Golden
 
@@ -59,6 +61,21 @@ _STORE: Final = {
     "above_threshold": True,
     "submission_id": SUBMISSION,
     "period": "2026H1",
+}
+
+_WEBSITE: Final = {
+    "website_id": "W-330106-0001",
+    "operator_name": "杭州西湖茶叶有限公司",
+    "uscc": "91330106MA2H0C3T5D",
+    "uscc_check": "valid",
+    "domain": "xihutea.com.cn",
+    "url": "https://www.xihutea.com.cn/",
+    "icp_filing": "浙ICP备12345678号-1",
+    "region": "330106",
+    "region_check": "valid",
+    "category": "食品",
+    "status": "active",
+    "version": 1,
 }
 
 GOLDEN_BRIDGE: Final[dict[str, list[Golden]]] = {
@@ -118,6 +135,30 @@ GOLDEN_BRIDGE: Final[dict[str, list[Golden]]] = {
             ),
             source=SOURCE, subject="P001/S-88231", time=_at("2026-07-20T03:00:00+08:00"), serial=107,
             region="330106", platformid="P001",
+        ),
+    ],
+    WebsiteRegistered.event_type: [
+        Golden(
+            data=WebsiteRegistered.model_validate(_WEBSITE),
+            source=SOURCE, subject="W-330106-0001", time=_at("2026-03-02T10:00:00+08:00"), serial=117,
+            region="330106", traceparent=TRACEPARENT,
+        ),
+        Golden(
+            # A Chinese domain name, kept in its IDNA form; the operator's code fails its check character (flagged).
+            data=WebsiteRegistered.model_validate(
+                _WEBSITE | {"website_id": "W-330114-0002", "operator_name": "钱塘生鲜配送有限公司", "uscc": "91330110MA27XL0Q10",
+                            "uscc_check": "check_failed", "domain": "xn--n7w685b4re.xn--fiqs8s", "url": None,
+                            "icp_filing": "浙ICP备2021012345号", "region": "330114", "category": "生鲜"}
+            ),
+            source=SOURCE, subject="W-330114-0002", time=_at("2026-03-02T11:00:00+08:00"), serial=118,
+            region="330114",
+        ),
+    ],
+    WebsiteUpdated.event_type: [
+        Golden(
+            data=WebsiteUpdated.model_validate(_WEBSITE | {"status": "suspended", "version": 2, "changed": ["status"]}),
+            source=SOURCE, subject="W-330106-0001", time=_at("2026-05-06T09:00:00+08:00"), serial=119,
+            region="330106",
         ),
     ],
     ReportSubmitted.event_type: [

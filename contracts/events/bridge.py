@@ -5,6 +5,8 @@ monitoring items Zhejiang Fair Online (浙江公平在线) assigns to the bureau
 Platform events carry the registry entry (not its contacts: people's names and phones stay in bridge).
 Store events carry what other services need to route and judge an item: the store, its merchant's USCC
 (the link across platforms), region and category. ID numbers of unregistered merchants never leave bridge.
+Enterprise websites (an enterprise selling through its own site, registered by the bureau) are subjects too, on the
+same topic.
 """
 
 from __future__ import annotations
@@ -121,6 +123,41 @@ class StoreClosed(EventData):
     submission_id: str
     period: Period
     closed_at: AwareDatetime
+
+
+class WebsiteStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    CLOSED = "closed"
+
+
+class _WebsiteFacts(EventData):
+    website_id: str
+    operator_name: str
+    uscc: Uscc = Field(description="The operator's USCC: links the website to the same enterprise's stores")
+    uscc_check: UsccCheck
+    domain: str = Field(description="The filed domain, lower case, IDNA (punycode) for non-ASCII names")
+    url: str | None = Field(default=None, description="The site's home page, on the domain or one of its subdomains")
+    icp_filing: str = Field(description="The ICP filing number (备案号), e.g. 浙ICP备12345678号-1")
+    region: RegionCode = Field(description="GB/T 2260 code of the operator's address")
+    region_check: RegionCheck
+    category: str
+    status: WebsiteStatus
+    version: int = Field(ge=1, description="Version of this website's entry, +1 per change")
+
+
+class WebsiteRegistered(_WebsiteFacts):
+    event_type: ClassVar[str] = "redshield.bridge.website.registered.v1"
+    topic: ClassVar[str] = topics.BRIDGE_SUBJECTS
+    summary: ClassVar[str] = "A regulator registered an enterprise website (an enterprise selling through its own site)."
+
+
+class WebsiteUpdated(_WebsiteFacts):
+    event_type: ClassVar[str] = "redshield.bridge.website.updated.v1"
+    topic: ClassVar[str] = topics.BRIDGE_SUBJECTS
+    summary: ClassVar[str] = "A regulator changed an enterprise website's entry; the data is the entry after the change."
+
+    changed: list[str] = Field(description="Names of the fields that changed")
 
 
 class SalesLine(BaseModel):
@@ -349,7 +386,7 @@ class FairOnlineOutcomeReturned(EventData):
 
 
 BRIDGE_EVENTS: tuple[type[EventData], ...] = (
-    PlatformRegistered, PlatformUpdated, StoreRegistered, StoreUpdated, StoreClosed, ReportSubmitted,
+    PlatformRegistered, PlatformUpdated, StoreRegistered, StoreUpdated, StoreClosed, WebsiteRegistered, WebsiteUpdated, ReportSubmitted,
     SubmissionApplied, SubmissionMissed, DataRequestIssued, DataRequestDelivered, DataRequestOverdue,
     FairOnlineItemAssigned, FairOnlineOutcomeReturned,
 )

@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contracts.events.bridge import BRIDGE_EVENTS, FAIRONLINE_ASSIGNMENTS, FAIRONLINE_OUTCOMES, FairOnlineOutcomeRecord
-from services.bridge import api, credentials_api, exchange_api, faironline_api
+from services.bridge import api, credentials_api, exchange_api, faironline_api, subjects_api
 from services.bridge.apply import Applier
 from services.bridge.credentials import Credentials
 from services.bridge.data_requests import DataRequests
@@ -25,6 +25,7 @@ from services.bridge.reports import Reports
 from services.bridge.submission_deadlines import DeadlineWatch
 from services.bridge.submissions import Receiver
 from services.bridge.watch import Watch
+from services.bridge.websites import Websites
 from services.runtime.calendar import default_calendar
 from services.runtime.clock import Clock
 from services.runtime.http import BodyLimit
@@ -133,6 +134,7 @@ def build(settings: ServiceSettings | None = None, *, clock: Clock | None = None
     service.background("feed-topics", feeds.run)
     app.state.feeds = feeds
     exchange_api.install(app, service, registry, reports, requests, deadlines)
+    subjects_api.install(app, service, Websites(clock=service.clock))
     credentials_api.install(app, service, Credentials(service, clock=service.clock, token_ttl_s=config.platform_token_ttl_seconds))
     fair_online = FairOnline(service, clock=service.clock)
     faironline_api.install(app, service, fair_online, provincial_credential(service.shared, config.faironline_token))

@@ -82,6 +82,29 @@ stores = sa.Table(
     sa.Index("ix_stores_uscc", "uscc"),
 )
 
+#: Enterprise websites: enterprises that sell through their own site, registered by a regulator or bureau.
+websites = sa.Table(
+    "websites",
+    metadata,
+    sa.Column("website_id", sa.String(64), primary_key=True),
+    sa.Column("operator_name", sa.String(200), nullable=False),
+    sa.Column("uscc", sa.String(18), nullable=False),
+    sa.Column("uscc_check", sa.String(16), nullable=False),
+    sa.Column("domain", sa.String(253), nullable=False),
+    sa.Column("url", sa.String(1000)),
+    sa.Column("icp_filing", sa.String(40), nullable=False),
+    sa.Column("region", sa.String(6), nullable=False),
+    sa.Column("region_check", sa.String(16), nullable=False),
+    sa.Column("category", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_websites_uscc", "uscc"),
+    sa.Index("ix_websites_region", "region"),
+    sa.Index("ix_websites_domain", "domain"),
+)
+
 submissions = sa.Table(
     "submissions",
     metadata,
