@@ -11,6 +11,8 @@ from contracts.events.bridge import (
     DataRequestOverdue,
     FairOnlineItemAssigned,
     FairOnlineOutcomeReturned,
+    NewFormSubjectRegistered,
+    NewFormSubjectUpdated,
     PlatformRegistered,
     PlatformUpdated,
     ReportSubmitted,
@@ -75,6 +77,22 @@ _WEBSITE: Final = {
     "region_check": "valid",
     "category": "食品",
     "status": "active",
+    "version": 1,
+}
+
+_NEW_FORM_SUBJECT: Final = {
+    "platform_id": "P001",
+    "subject_id": "LIVE-20931",
+    "form": "live_streamer",
+    "name": "杭州茶语文化传媒有限公司",
+    "uscc": "91330106MA2H0C3T5D",
+    "uscc_check": "valid",
+    "exemption_declared": False,
+    "region": "330106",
+    "region_check": "valid",
+    "handle": "茶语小西",
+    "url": "https://live.example.com/room/20931",
+    "category": "食品",
     "version": 1,
 }
 
@@ -159,6 +177,30 @@ GOLDEN_BRIDGE: Final[dict[str, list[Golden]]] = {
             data=WebsiteUpdated.model_validate(_WEBSITE | {"status": "suspended", "version": 2, "changed": ["status"]}),
             source=SOURCE, subject="W-330106-0001", time=_at("2026-05-06T09:00:00+08:00"), serial=119,
             region="330106",
+        ),
+    ],
+    NewFormSubjectRegistered.event_type: [
+        Golden(
+            data=NewFormSubjectRegistered.model_validate(_NEW_FORM_SUBJECT),
+            source=SOURCE, subject="P001/LIVE-20931", time=_at("2026-03-10T14:00:00+08:00"), serial=120,
+            region="330106", platformid="P001", traceparent=TRACEPARENT,
+        ),
+        Golden(
+            # A group-buying leader without a licence: no USCC, the exemption declared; the ID number stays in bridge.
+            data=NewFormSubjectRegistered.model_validate(
+                _NEW_FORM_SUBJECT | {"subject_id": "GB-7781", "form": "group_buying_leader", "name": "王阿姨", "uscc": None,
+                                     "uscc_check": None, "exemption_declared": True, "region": "330110", "handle": "良渚文化村3号团",
+                                     "url": None, "category": "生鲜"}
+            ),
+            source=SOURCE, subject="P001/GB-7781", time=_at("2026-03-10T14:05:00+08:00"), serial=121,
+            region="330110", platformid="P001",
+        ),
+    ],
+    NewFormSubjectUpdated.event_type: [
+        Golden(
+            data=NewFormSubjectUpdated.model_validate(_NEW_FORM_SUBJECT | {"handle": "茶语小西官方", "version": 2, "changed": ["handle"]}),
+            source=SOURCE, subject="P001/LIVE-20931", time=_at("2026-06-01T09:30:00+08:00"), serial=122,
+            region="330106", platformid="P001",
         ),
     ],
     ReportSubmitted.event_type: [

@@ -5,8 +5,8 @@ monitoring items Zhejiang Fair Online (浙江公平在线) assigns to the bureau
 Platform events carry the registry entry (not its contacts: people's names and phones stay in bridge).
 Store events carry what other services need to route and judge an item: the store, its merchant's USCC
 (the link across platforms), region and category. ID numbers of unregistered merchants never leave bridge.
-Enterprise websites (an enterprise selling through its own site, registered by the bureau) are subjects too, on the
-same topic.
+Enterprise websites (an enterprise selling through its own site, registered by the bureau) and new-business-form
+subjects (live-stream hosts, micro-stores, group-buying leaders on a platform) are subjects too, on the same topic.
 """
 
 from __future__ import annotations
@@ -158,6 +158,48 @@ class WebsiteUpdated(_WebsiteFacts):
     summary: ClassVar[str] = "A regulator changed an enterprise website's entry; the data is the entry after the change."
 
     changed: list[str] = Field(description="Names of the fields that changed")
+
+
+class NewBusinessForm(StrEnum):
+    """Forms of new business (新业态) whose subjects sell through a platform other than as one of its stores."""
+
+    #: 直播带货主播: a host selling goods in live streams.
+    LIVE_STREAMER = "live_streamer"
+    #: 微商: a micro-store run through a social network's accounts and groups.
+    MICRO_STORE = "micro_store"
+    #: 社区团购团长: a community group-buying leader collecting a neighbourhood's orders.
+    GROUP_BUYING_LEADER = "group_buying_leader"
+    OTHER = "other"
+
+
+class _NewFormSubjectFacts(EventData):
+    platform_id: str
+    subject_id: str = Field(description="The platform's id of the subject's account")
+    form: NewBusinessForm
+    name: str
+    uscc: Uscc | None = Field(default=None, description="The subject's USCC when it has one: the key that links it to stores")
+    uscc_check: UsccCheck | None = None
+    exemption_declared: bool = Field(description="A subject without a USCC declared its exemption (its ID number stays in bridge)")
+    region: RegionCode = Field(description="GB/T 2260 code of the subject's actual address")
+    region_check: RegionCheck
+    handle: str = Field(description="The subject's account name or handle on the platform")
+    url: str | None = Field(default=None, description="The account's or live room's page")
+    category: str
+    version: int = Field(ge=1, description="Version of this subject's entry, +1 per change")
+
+
+class NewFormSubjectRegistered(_NewFormSubjectFacts):
+    event_type: ClassVar[str] = "redshield.bridge.new_form_subject.registered.v1"
+    topic: ClassVar[str] = topics.BRIDGE_SUBJECTS
+    summary: ClassVar[str] = "A platform (or a regulator) registered a new-business-form subject on the platform."
+
+
+class NewFormSubjectUpdated(_NewFormSubjectFacts):
+    event_type: ClassVar[str] = "redshield.bridge.new_form_subject.updated.v1"
+    topic: ClassVar[str] = topics.BRIDGE_SUBJECTS
+    summary: ClassVar[str] = "A new-business-form subject's entry changed; the data is the entry after the change."
+
+    changed: list[str] = Field(description="Names of the fields that changed (id_number when the ID number did, never its value)")
 
 
 class SalesLine(BaseModel):
@@ -386,7 +428,8 @@ class FairOnlineOutcomeReturned(EventData):
 
 
 BRIDGE_EVENTS: tuple[type[EventData], ...] = (
-    PlatformRegistered, PlatformUpdated, StoreRegistered, StoreUpdated, StoreClosed, WebsiteRegistered, WebsiteUpdated, ReportSubmitted,
+    PlatformRegistered, PlatformUpdated, StoreRegistered, StoreUpdated, StoreClosed, WebsiteRegistered, WebsiteUpdated,
+    NewFormSubjectRegistered, NewFormSubjectUpdated, ReportSubmitted,
     SubmissionApplied, SubmissionMissed, DataRequestIssued, DataRequestDelivered, DataRequestOverdue,
     FairOnlineItemAssigned, FairOnlineOutcomeReturned,
 )

@@ -105,6 +105,32 @@ websites = sa.Table(
     sa.Index("ix_websites_domain", "domain"),
 )
 
+#: New-business-form subjects (live-stream hosts, micro-stores, group-buying leaders) on a platform. ID numbers as in
+#: stores: encrypted at rest, compared by their keyed digest, never served.
+new_form_subjects = sa.Table(
+    "new_form_subjects",
+    metadata,
+    sa.Column("platform_id", sa.String(32), primary_key=True),
+    sa.Column("subject_id", sa.String(200), primary_key=True),
+    sa.Column("form", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("uscc", sa.String(18)),
+    sa.Column("uscc_check", sa.String(16)),
+    sa.Column("id_number_enc", sa.LargeBinary),
+    sa.Column("id_number_mac", sa.String(32)),
+    sa.Column("exemption_declared", sa.Boolean, nullable=False),
+    sa.Column("region", sa.String(6), nullable=False),
+    sa.Column("region_check", sa.String(16), nullable=False),
+    sa.Column("handle", sa.String(200), nullable=False),
+    sa.Column("url", sa.String(1000)),
+    sa.Column("category", sa.String(200), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_new_form_subjects_uscc", "uscc"),
+    sa.Index("ix_new_form_subjects_region", "region"),
+)
+
 submissions = sa.Table(
     "submissions",
     metadata,

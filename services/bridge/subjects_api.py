@@ -1,16 +1,19 @@
-"""bridge's HTTP routes for the subjects beside stores: enterprise websites (and what follows in this module)."""
+"""bridge's HTTP routes for the subjects beside stores: enterprise websites and new-business-form subjects."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
-from contracts.events.bridge import WebsiteStatus
+from contracts.events.bridge import NewBusinessForm, WebsiteStatus
+from services.bridge.new_form_rules import NewFormSubjectForm
+from services.bridge.new_forms import WRITERS as NEW_FORM_WRITERS
+from services.bridge.new_forms import NewForms, UnknownPlatform, subject_view
 from services.bridge.subject_rules import Issue, SubjectRefused
 from services.bridge.website_rules import WebsiteForm, WebsiteRegistration
 from services.bridge.websites import READERS, WRITERS, OutOfArea, UnknownWebsite, WebsiteExists, Websites, Written, website_view
-from services.runtime.auth import Caller
+from services.runtime.auth import Caller, Role
 from services.runtime.http import Problem, require_role
 from services.runtime.service import Service
 
@@ -34,7 +37,7 @@ def _written(written: Written) -> dict[str, Any]:
     return website_view(written.entry) | {"changed": written.changed, "warnings": [issue_view(w) for w in written.warnings]}
 
 
-def build_router(service: Service, sites: Websites) -> APIRouter:
+def build_router(service: Service, sites: Websites, new_forms: NewForms) -> APIRouter:
     router = APIRouter(prefix="/v1")
     CurrentCaller = Annotated[Caller, Depends(service.current_caller)]
 
@@ -96,8 +99,54 @@ def build_router(service: Service, sites: Websites) -> APIRouter:
             raise Problem(404, "Not found", f"no website {website_id}")
         return website_view(entry)
 
+    # -- new-business-form subjects ------------------------------------------------------------------------------
+    SubjectPath = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")]
+
+    @router.put("/platforms/{platform_id}/new-form-subjects/{subject_id}", tags=["subjects"],
+                summary="A platform (its own only) or a regulator creates or replaces a new-business-form subject",
+                description="Live-stream hosts, micro-stores, group-buying leaders… Identity as in a store row: a USCC, or an ID "
+                            "number with exemption_declared=true; the ID number is encrypted at rest and never shown or published. "
+                            "201 when created; 200 when replaced (`changed` names what changed) or unchanged.")
+    async def put_new_form_subject(platform_id: str, subject_id: SubjectPath, form: NewFormSubjectForm,
+                                   caller: CurrentCaller) -> JSONResponse:
+        require_role(caller, *NEW_FORM_WRITERS)
+        if caller.role is Role.PLATFORM and caller.platform_id != platform_id:
+            raise Problem(403, "Forbidden", f"a platform writes only its own subjects; this token is for {caller.platform_id}")
+        try:
+            async with service.uow() as uow:
+                written = await new_forms.put(uow, caller=caller, platform_id=platform_id, subject_id=subject_id, form=form)
+                await uow.commit()
+        except SubjectRefused as exc:
+            raise subject_refused(exc) from exc
+        except UnknownPlatform as exc:
+            raise Problem(404, "Not found", f"platform {platform_id} is not registered with the bureau") from exc
+        except IntegrityError as exc:
+            raise Problem(409, "Conflict", f"subject {subject_id} was written at the same moment; send again",
+                          PROBLEMS + "subject-conflict") from exc
+        body = subject_view(written.entry) | {"created": written.created, "changed": written.changed,
+                                              "warnings": [issue_view(w) for w in written.warnings]}
+        return JSONResponse(body, status_code=201 if written.created else 200, headers={"Location": body["links"]["self"]})
+
+    @router.get("/platforms/{platform_id}/new-form-subjects", tags=["subjects"],
+                summary="A platform's new-business-form subjects, by subject id (a bureau sees those of its area)")
+    async def list_new_form_subjects(platform_id: str, caller: CurrentCaller, form: NewBusinessForm | None = None, after: str | None = None,
+                                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+        if caller.role is Role.PLATFORM and caller.platform_id != platform_id:
+            raise Problem(404, "Not found", f"no platform {platform_id}")
+        async with service.uow() as uow:
+            entries = await new_forms.listing(uow.conn, caller, platform_id=platform_id, form=form, after=after, limit=limit)
+        return {"subjects": [subject_view(e) for e in entries], "next": entries[-1].subject_id if len(entries) == limit else None}
+
+    @router.get("/platforms/{platform_id}/new-form-subjects/{subject_id}", tags=["subjects"], summary="One new-business-form subject")
+    async def get_new_form_subject(platform_id: str, subject_id: str, caller: CurrentCaller) -> dict[str, Any]:
+        async with service.uow() as uow:
+            entry = await new_forms.get(uow.conn, caller, platform_id, subject_id)
+        if entry is None:
+            raise Problem(404, "Not found", f"no subject {subject_id} on platform {platform_id}")
+        return subject_view(entry)
+
     return router
 
 
-def install(app: FastAPI, service: Service, sites: Websites) -> None:
-    app.include_router(build_router(service, sites))
+def install(app: FastAPI, service: Service, sites: Websites, new_forms: NewForms) -> None:
+    app.include_router(build_router(service, sites, new_forms))
