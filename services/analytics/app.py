@@ -14,6 +14,7 @@ from services.analytics.ingest import Ingest
 from services.analytics.warnings_job import WarningsJob
 from services.analytics.web import routes as web
 from services.runtime.clock import Clock
+from services.runtime.consumer import FetchSizes
 from services.runtime.service import Service
 from services.runtime.settings import ServiceSettings, SharedSettings, load
 
@@ -26,6 +27,11 @@ class AnalyticsSettings(ServiceSettings):
     #: Database inside ClickHouse; created at start when missing.
     clickhouse_database: str | None = None
     ingest_max_records: int = 5000
+    #: The broker answers the ingest's fetch once this much is waiting (or after the wait below): each batch
+    #: costs a few inserts whatever its size, so a busy stream should come in thousands, not hundreds.
+    ingest_fetch_min_bytes: int = 1 << 20
+    ingest_fetch_max_wait_ms: int = 200
+    ingest_max_partition_fetch_bytes: int = 4 << 20
     #: Seconds between risk-warning passes; 0 turns the job off.
     risk_interval_s: float = 60.0
 
@@ -55,6 +61,11 @@ def build(
         *topics.INTERNAL_TOPICS,
         group_id=CONSUMER,
         max_records=settings.ingest_max_records,
+        fetch=FetchSizes(
+            min_bytes=settings.ingest_fetch_min_bytes,
+            max_wait_ms=settings.ingest_fetch_max_wait_ms,
+            max_partition_bytes=settings.ingest_max_partition_fetch_bytes,
+        ),
         title="analytics/ingest",
         description="Every internal topic, batched into ClickHouse; offsets committed after the insert.",
     )

@@ -3,10 +3,11 @@ is isolated from its batch and dead-lettered after the bounded retries; offsets 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from contracts.envelope import Envelope, header_map
-from services.runtime.consumer import Delivery, Rejected
+from services.runtime.consumer import Delivery, FetchSizes, Rejected
 from services.runtime.service import Service
 from services.runtime.settings import load
 from tests.harness import eventually, produce_events, read_topic
@@ -58,3 +59,39 @@ async def test_a_record_that_keeps_failing_is_dead_lettered_and_its_neighbours_a
 
 async def _async(value: bool) -> bool:
     return value
+
+
+async def _batches_of_a_trickle(kafka_bootstrap: str, prefix: str, tmp_path: object, fetch: FetchSizes | None) -> list[int]:
+    """Sizes of the batches a consumer sees when 60 records trickle in over about a second."""
+    settings = load(
+        "collab", kafka_bootstrap_servers=kafka_bootstrap, topic_prefix=prefix, database_url=f"sqlite+aiosqlite:///{tmp_path}/c.db"
+    )
+    service = Service(settings)
+    sizes: list[int] = []
+
+    async def handler(batch: Sequence[Delivery]) -> list[tuple[Delivery, Rejected]]:
+        sizes.append(len(batch))
+        return []
+
+    service.consumer("collab-test", handler).subscribe(service.broker, "things.v1", group_id="collab-test", fetch=fetch)
+    await service.start()
+    try:
+        await produce_events(kafka_bootstrap, prefix + "things.v1", [event(-1)])
+        await eventually(lambda: _async(sum(sizes) == 1), timeout=60)  # assigned and reading
+        sizes.clear()
+        for n in range(60):
+            await produce_events(kafka_bootstrap, prefix + "things.v1", [event(n)])
+            await asyncio.sleep(0.015)
+        await eventually(lambda: _async(sum(sizes) == 60), timeout=60)
+    finally:
+        await service.stop()
+    return sizes
+
+
+async def test_a_consumer_asking_for_big_fetches_gets_a_trickle_in_few_batches(kafka_bootstrap: str, prefix: str, tmp_path: object) -> None:
+    # A consumer that pays per batch (analytics inserts into ClickHouse) asks the broker to wait for a full fetch.
+    waiting = await _batches_of_a_trickle(kafka_bootstrap, prefix + "big.", tmp_path, FetchSizes(min_bytes=1 << 20, max_wait_ms=3000))
+    assert len(waiting) <= 2
+    # The default answers as soon as anything is there: the same trickle comes in many small batches.
+    eager = await _batches_of_a_trickle(kafka_bootstrap, prefix + "eager.", tmp_path, None)
+    assert len(eager) > 5
