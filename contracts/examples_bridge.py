@@ -18,6 +18,7 @@ from contracts.events.bridge import (
     ReportSubmitted,
     StoreClosed,
     StoreRegistered,
+    StoresBatchApplied,
     StoreUpdated,
     SubmissionApplied,
     SubmissionMissed,
@@ -29,6 +30,7 @@ from contracts.golden_example import TRACEPARENT, Golden
 SOURCE: Final = "/redshield/bridge"
 SUBMISSION: Final = "019b3f2a-6c00-7000-8000-0000000000a1"
 REQUEST: Final = "019d6b2c-7800-7000-8000-0000000000c1"
+BATCH: Final = "019d4e1a-9c00-7000-8000-0000000000e1"
 
 
 def _at(text: str) -> datetime:
@@ -144,6 +146,12 @@ GOLDEN_BRIDGE: Final[dict[str, list[Golden]]] = {
             source=SOURCE, subject="P001/S-88231", time=_at("2026-07-20T03:00:00+08:00"), serial=106,
             region="330113", platformid="P001",
         ),
+        Golden(
+            # Posted in a batch between two submissions: the batch's id stands where a submission's would.
+            data=StoreUpdated.model_validate(_STORE | {"shop_name": "西湖龙井旗舰店", "submission_id": BATCH, "changed": ["shop_name"]}),
+            source=SOURCE, subject="P001/S-88231", time=_at("2026-03-16T11:20:00+08:00"), serial=124,
+            region="330106", platformid="P001",
+        ),
     ],
     StoreClosed.event_type: [
         Golden(
@@ -239,6 +247,16 @@ GOLDEN_BRIDGE: Final[dict[str, list[Golden]]] = {
                  "closed": 2, "unchanged": 1247}
             ),
             source=SOURCE, subject="P001", time=_at("2026-01-20T03:00:00+08:00"), serial=110,
+            region="330106", platformid="P001", traceparent=TRACEPARENT,
+        ),
+    ],
+    StoresBatchApplied.event_type: [
+        Golden(
+            data=StoresBatchApplied.model_validate(
+                {"platform_id": "P001", "batch_id": BATCH, "period": "2026H1", "received_at": "2026-03-16T11:20:00+08:00", "records": 100,
+                 "created": 3, "updated": 9, "unchanged": 85, "duplicate": 1, "refused": 2, "flagged": 1}
+            ),
+            source=SOURCE, subject="P001", time=_at("2026-03-16T11:20:00+08:00"), serial=123,
             region="330106", platformid="P001", traceparent=TRACEPARENT,
         ),
     ],

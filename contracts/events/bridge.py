@@ -93,8 +93,8 @@ class _StoreFacts(EventData):
     shop_url: str
     category: str
     above_threshold: bool
-    submission_id: str
-    period: Period
+    submission_id: str = Field(description="The submission that carried the store's data, or the batch (POST …/stores/batch)")
+    period: Period = Field(description="The submission's period; for a batch, the period in which it arrived")
 
 
 class StoreRegistered(_StoreFacts):
@@ -259,6 +259,27 @@ class SubmissionApplied(EventData):
     updated: int = Field(ge=0)
     closed: int = Field(ge=0)
     unchanged: int = Field(ge=0)
+
+
+class StoresBatchApplied(EventData):
+    """One batch of store records a platform posted (at most 100, each with its own idempotency id): one data exchange.
+    Unlike a submission, a batch closes no store it does not list. Published when at least one record was applied."""
+
+    event_type: ClassVar[str] = "redshield.bridge.store_batch.applied.v1"
+    topic: ClassVar[str] = topics.BRIDGE_SUBJECTS
+    summary: ClassVar[str] = "A platform's batch of store records was applied record by record; the counts of each outcome."
+
+    platform_id: str
+    batch_id: str
+    period: Period = Field(description="The period in which the batch arrived (its store events carry it too)")
+    received_at: AwareDatetime
+    records: int = Field(ge=1, le=100, description="Records in the batch")
+    created: int = Field(ge=0, description="Stores new, or back after being closed (a store registered event each)")
+    updated: int = Field(ge=0, description="Stores whose data changed (a store updated event each)")
+    unchanged: int = Field(ge=0)
+    duplicate: int = Field(ge=0, description="Records whose record_id was applied before: answered with that result, nothing applied")
+    refused: int = Field(ge=0, description="Records refused with findings")
+    flagged: int = Field(ge=0, description="Applied records with a warning (a USCC or ID number failing its check character)")
 
 
 class SubmissionMissed(EventData):
@@ -430,15 +451,15 @@ class FairOnlineOutcomeReturned(EventData):
 BRIDGE_EVENTS: tuple[type[EventData], ...] = (
     PlatformRegistered, PlatformUpdated, StoreRegistered, StoreUpdated, StoreClosed, WebsiteRegistered, WebsiteUpdated,
     NewFormSubjectRegistered, NewFormSubjectUpdated, ReportSubmitted,
-    SubmissionApplied, SubmissionMissed, DataRequestIssued, DataRequestDelivered, DataRequestOverdue,
+    SubmissionApplied, StoresBatchApplied, SubmissionMissed, DataRequestIssued, DataRequestDelivered, DataRequestOverdue,
     FairOnlineItemAssigned, FairOnlineOutcomeReturned,
 )
 
 #: The "data exchanges" figure: each event of these types is one exchange between a platform and the bureau
-#: (a submission applied, a monthly report or a revision of it, a delivery of requested data), or between the
-#: province and the bureau (a Fair Online item taken in, an outcome returned).
+#: (a submission applied, a batch of store records applied, a monthly report or a revision of it, a delivery of
+#: requested data), or between the province and the bureau (a Fair Online item taken in, an outcome returned).
 EXCHANGE_EVENT_TYPES: Final[frozenset[str]] = frozenset({
-    SubmissionApplied.event_type, ReportSubmitted.event_type, DataRequestDelivered.event_type,
+    SubmissionApplied.event_type, StoresBatchApplied.event_type, ReportSubmitted.event_type, DataRequestDelivered.event_type,
     FairOnlineItemAssigned.event_type, FairOnlineOutcomeReturned.event_type,
 })
 

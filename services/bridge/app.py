@@ -23,6 +23,7 @@ from services.bridge.kafka_topics import ensure_topics
 from services.bridge.new_forms import NewForms
 from services.bridge.platforms import Registry
 from services.bridge.reports import Reports
+from services.bridge.store_batches import StoreBatches
 from services.bridge.submission_deadlines import DeadlineWatch
 from services.bridge.submissions import Receiver
 from services.bridge.watch import Watch
@@ -135,8 +136,8 @@ def build(settings: ServiceSettings | None = None, *, clock: Clock | None = None
     service.background("feed-topics", feeds.run)
     app.state.feeds = feeds
     exchange_api.install(app, service, registry, reports, requests, deadlines)
-    subjects_api.install(app, service, Websites(clock=service.clock),
-                         NewForms(clock=service.clock, cipher=cipher, mac_key=digest_key))
+    subjects_api.install(app, service, Websites(clock=service.clock), NewForms(clock=service.clock, cipher=cipher, mac_key=digest_key),
+                         StoreBatches(clock=service.clock, cipher=cipher, mac_key=digest_key))
     credentials_api.install(app, service, Credentials(service, clock=service.clock, token_ttl_s=config.platform_token_ttl_seconds))
     fair_online = FairOnline(service, clock=service.clock)
     faironline_api.install(app, service, fair_online, provincial_credential(service.shared, config.faironline_token))

@@ -82,6 +82,39 @@ stores = sa.Table(
     sa.Index("ix_stores_uscc", "uscc"),
 )
 
+#: Batches of store records a platform posted (at most 100 records each), with every record's result as answered.
+store_batches = sa.Table(
+    "store_batches",
+    metadata,
+    sa.Column("batch_id", sa.String(36), primary_key=True),
+    sa.Column("platform_id", sa.String(32), nullable=False),
+    sa.Column("period", sa.String(6), nullable=False),
+    sa.Column("records", sa.Integer, nullable=False),
+    sa.Column("created", sa.Integer, nullable=False),
+    sa.Column("updated", sa.Integer, nullable=False),
+    sa.Column("unchanged", sa.Integer, nullable=False),
+    sa.Column("duplicate", sa.Integer, nullable=False),
+    sa.Column("refused", sa.Integer, nullable=False),
+    sa.Column("flagged", sa.Integer, nullable=False),
+    sa.Column("results", sa.JSON, nullable=False),
+    sa.Column("submitted_by", sa.String(200), nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_store_batches_platform", "platform_id", "received_at"),
+)
+
+#: Every applied batch record by its idempotency id: the same record_id again is answered with this, nothing applied.
+store_batch_records = sa.Table(
+    "store_batch_records",
+    metadata,
+    sa.Column("platform_id", sa.String(32), primary_key=True),
+    sa.Column("record_id", sa.String(200), primary_key=True),
+    sa.Column("batch_id", sa.String(36), nullable=False),
+    sa.Column("line", sa.Integer, nullable=False),
+    sa.Column("store_id", sa.String(200), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 #: Enterprise websites: enterprises that sell through their own site, registered by a regulator or bureau.
 websites = sa.Table(
     "websites",

@@ -13,7 +13,7 @@ from services.bridge.apply import store_data
 from services.bridge.domain import Refused, check_uscc_shape
 from services.bridge.forms import UsccOverride
 from services.bridge.platforms import envelope_for
-from services.bridge.store import stores, submissions, uscc_overrides, write_audit
+from services.bridge.store import store_batches, stores, submissions, uscc_overrides, write_audit
 from services.bridge.submissions import aware
 from services.runtime.auth import Caller, Role
 from services.runtime.clock import Clock
@@ -89,9 +89,12 @@ async def override_uscc(uow: UnitOfWork, *, caller: Caller, form: UsccOverride, 
         return False, 0
     now = clock.now()
     await uow.conn.execute(sa.insert(uscc_overrides).values(uscc=form.uscc, reason=form.reason, decided_by=caller.subject, decided_at=now))
+    # A store's last data came from a submission or from a batch (POST …/stores/batch): its event names that one's period.
+    period = sa.func.coalesce(submissions.c.period, store_batches.c.period).label("period")
     flagged = (await uow.conn.execute(
-        sa.select(stores, submissions.c.period)
-        .join(submissions, submissions.c.submission_id == stores.c.last_submission_id)
+        sa.select(stores, period)
+        .select_from(stores.outerjoin(submissions, submissions.c.submission_id == stores.c.last_submission_id)
+                     .outerjoin(store_batches, store_batches.c.batch_id == stores.c.last_submission_id))
         .where(stores.c.uscc == form.uscc, stores.c.uscc_check == UsccCheck.CHECK_FAILED.value)
     )).all()
     await uow.conn.execute(sa.update(stores).where(stores.c.uscc == form.uscc, stores.c.uscc_check == UsccCheck.CHECK_FAILED.value)

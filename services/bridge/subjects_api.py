@@ -1,8 +1,9 @@
-"""bridge's HTTP routes for the subjects beside stores: enterprise websites and new-business-form subjects."""
+"""bridge's HTTP routes for the subjects beside whole-list submissions: enterprise websites, new-business-form subjects,
+and stores posted in batches."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query
+from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
@@ -10,6 +11,9 @@ from contracts.events.bridge import NewBusinessForm, WebsiteStatus
 from services.bridge.new_form_rules import NewFormSubjectForm
 from services.bridge.new_forms import WRITERS as NEW_FORM_WRITERS
 from services.bridge.new_forms import NewForms, UnknownPlatform, subject_view
+from services.bridge.store_batch_rules import MAX_RECORDS, BatchRefused, records_of
+from services.bridge.store_batches import StoreBatches
+from services.bridge.store_batches import UnknownPlatform as BatchForUnknownPlatform
 from services.bridge.subject_rules import Issue, SubjectRefused
 from services.bridge.website_rules import WebsiteForm, WebsiteRegistration
 from services.bridge.websites import READERS, WRITERS, OutOfArea, UnknownWebsite, WebsiteExists, Websites, Written, website_view
@@ -18,6 +22,8 @@ from services.runtime.http import Problem, require_role
 from services.runtime.service import Service
 
 PROBLEMS = "https://redshield.dev/problems/"
+#: A batch holds store data of many regions: platforms read their own, regulators and auditors every platform's.
+BATCH_READERS = (Role.PLATFORM, Role.REGULATOR, Role.ADMIN, Role.AUDITOR)
 
 
 def subject_refused(exc: SubjectRefused) -> Problem:
@@ -37,7 +43,7 @@ def _written(written: Written) -> dict[str, Any]:
     return website_view(written.entry) | {"changed": written.changed, "warnings": [issue_view(w) for w in written.warnings]}
 
 
-def build_router(service: Service, sites: Websites, new_forms: NewForms) -> APIRouter:
+def build_router(service: Service, sites: Websites, new_forms: NewForms, batches: StoreBatches) -> APIRouter:
     router = APIRouter(prefix="/v1")
     CurrentCaller = Annotated[Caller, Depends(service.current_caller)]
 
@@ -145,8 +151,58 @@ def build_router(service: Service, sites: Websites, new_forms: NewForms) -> APIR
             raise Problem(404, "Not found", f"no subject {subject_id} on platform {platform_id}")
         return subject_view(entry)
 
+    # -- stores posted in batches ----------------------------------------------------------------------------------
+    @router.post("/platforms/{platform_id}/stores/batch", tags=["subjects"],
+                 summary=f"A platform posts up to {MAX_RECORDS} store records, each with its own idempotency id (record_id)",
+                 description="Each record is a submission row plus `record_id`, checked by the same rules. One result per record, in "
+                             "order: created, updated, unchanged, duplicate (the record_id was applied before: answered with that "
+                             "result, nothing applied again) or refused (with findings; `line` is the record's index). A batch "
+                             "never closes a store it does not list.")
+    async def post_store_batch(platform_id: str, caller: CurrentCaller, body: Annotated[Any, Body(examples=[{"records": [{
+            "record_id": "2026-03-16/S-88231/1", "store_id": "S-88231", "merchant_name": "杭州西湖茶叶有限公司",
+            "uscc": "91330106MA2H0C3T5D", "address": "杭州市西湖区龙井路1号", "region": "330106", "shop_name": "西湖茶叶旗舰店",
+            "shop_url": "https://shop.example.com/s/88231", "category": "食品"}]}])]) -> dict[str, Any]:
+        require_role(caller, Role.PLATFORM)
+        if caller.platform_id != platform_id:
+            raise Problem(403, "Forbidden", f"a platform sends only its own data; this token is for {caller.platform_id}")
+        try:
+            records = records_of(body)
+            async with service.uow() as uow:
+                answer = await batches.post(uow, caller=caller, platform_id=platform_id, records=records)
+                await uow.commit()
+        except BatchRefused as exc:
+            errors = [{"field": exc.field, "message": exc.detail, "type": exc.reason}] if exc.field else []
+            raise Problem(422, "Batch refused", exc.detail, PROBLEMS + exc.reason, errors=errors, limit=MAX_RECORDS) from exc
+        except BatchForUnknownPlatform as exc:
+            raise Problem(404, "Not found", f"platform {platform_id} is not registered with the bureau") from exc
+        except IntegrityError as exc:
+            raise Problem(409, "Conflict", "a record of this batch was applied by another request at the same moment; send the batch "
+                          "again (its applied records are answered as duplicates)", PROBLEMS + "batch-conflict") from exc
+        return answer
+
+    @router.get("/platforms/{platform_id}/store-batches", tags=["subjects"], summary="A platform's store batches, newest first (counts)")
+    async def list_store_batches(platform_id: str, caller: CurrentCaller,
+                                 limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+        require_role(caller, *BATCH_READERS)
+        if caller.role is Role.PLATFORM and caller.platform_id != platform_id:
+            raise Problem(404, "Not found", f"no platform {platform_id}")
+        async with service.uow() as uow:
+            return {"batches": await batches.listing(uow.conn, platform_id, limit)}
+
+    @router.get("/platforms/{platform_id}/store-batches/{batch_id}", tags=["subjects"],
+                summary="One store batch with every record's result, as it was answered")
+    async def get_store_batch(platform_id: str, batch_id: str, caller: CurrentCaller) -> dict[str, Any]:
+        require_role(caller, *BATCH_READERS)
+        found = None
+        if caller.role is not Role.PLATFORM or caller.platform_id == platform_id:
+            async with service.uow() as uow:
+                found = await batches.get(uow.conn, platform_id, batch_id)
+        if found is None:
+            raise Problem(404, "Not found", f"no store batch {batch_id} of platform {platform_id}")
+        return found
+
     return router
 
 
-def install(app: FastAPI, service: Service, sites: Websites, new_forms: NewForms) -> None:
-    app.include_router(build_router(service, sites, new_forms))
+def install(app: FastAPI, service: Service, sites: Websites, new_forms: NewForms, batches: StoreBatches) -> None:
+    app.include_router(build_router(service, sites, new_forms, batches))

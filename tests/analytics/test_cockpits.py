@@ -58,8 +58,10 @@ async def world(kafka_bootstrap: str, prefix: str, chdb_url: str, tmp_path: Path
         golden("redshield.bridge.store.registered.v1", store_id="S-3"),
         golden("redshield.bridge.store.closed.v1", store_id="S-3"),
         golden("redshield.bridge.store.registered.v1", platform_id="P002", store_id="S-9", region="330110"),
-        # Exchanges: the submission behind the stores, one delivery of requested data; notices around them are not.
+        # Exchanges: the submission behind the stores, a batch of store records, one delivery of requested data; notices
+        # around them are not.
         golden("redshield.bridge.submission.applied.v1"),
+        golden("redshield.bridge.store_batch.applied.v1"),
         golden("redshield.bridge.submission.missed.v1"),
         golden("redshield.bridge.datarequest.issued.v1"),
         golden("redshield.bridge.datarequest.delivered.v1"),
@@ -121,7 +123,7 @@ async def test_the_overview_counts_platforms_open_stores_and_exchanges(world: Ru
     assert {p["type"]: p["count"] for p in body["platforms"]["by_type"]} == {"b2c": 1, "live_stream": 1}
     assert body["stores"]["total"] == 3  # S-3 closed
     assert {p["platform_id"]: p["count"] for p in body["stores"]["by_platform"]} == {"P001": 2, "P002": 1}
-    assert body["data_exchanges"]["total"] == 6  # one submission applied, four reports (revisions count), one delivery
+    assert body["data_exchanges"]["total"] == 7  # one submission, one store batch, four reports (revisions count), one delivery
     assert body["freshness"]["newest_event_time"]
     in_yuhang = await get(world, "/v1/cockpits/overview", region="330110")
     assert in_yuhang["platforms"]["total"] == 1 and in_yuhang["stores"]["total"] == 2
