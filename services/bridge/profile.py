@@ -46,8 +46,10 @@ async def profile(conn: AsyncConnection, entry: PlatformEntry, registered_at: da
     latest = next((s for s in history if s["state"] == State.APPLIED), None)
     filled = 0
     if latest is not None:
+        # Over every open store, not only those the latest submission wrote: an unchanged store is not rewritten
+        # (it keeps an older submission's id), and a store posted in a batch since carries the batch's.
         counted = (await conn.execute(sa.select(sa.func.count(stores.c.uscc), sa.func.count(stores.c.contact)).where(
-            stores.c.platform_id == pid, stores.c.last_submission_id == latest["submission_id"], stores.c.status == "open"))).one()
+            stores.c.platform_id == pid, stores.c.status == "open"))).one()
         filled = int(counted[0]) + int(counted[1])
     recent = [s for s in history if s["period"] in periods and s["state"] in (State.APPLIED, State.REJECTED)]
 
@@ -75,6 +77,7 @@ async def profile(conn: AsyncConnection, entry: PlatformEntry, registered_at: da
         latest_rows_total=latest["rows_total"] if latest else 0,
         latest_rows_accepted=latest["rows_staged"] if latest else 0,
         optional_filled=filled,
+        optional_rows=int(total) if latest is not None else None,
         periods_on_time=sum(1 for s in standings.values() if s is Standing.ON_TIME),
         periods_late=sum(1 for s in standings.values() if s is Standing.LATE),
         periods_missing=sum(1 for s in standings.values() if s is Standing.MISSING),

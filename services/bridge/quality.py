@@ -25,6 +25,8 @@ class QualityInputs:
     latest_rows_accepted: int = 0
     optional_filled: int = 0
     optional_fields_per_row: int = 2
+    #: The rows ``optional_filled`` was counted over (the platform's open stores); the accepted rows when not given.
+    optional_rows: int | None = None
     #: Semi-annual periods that were due: on time, late, missing.
     periods_on_time: int = 0
     periods_late: int = 0
@@ -61,7 +63,8 @@ def _share(part: float, whole: float) -> float | None:
 
 def completeness(q: QualityInputs) -> Part:
     required = _share(q.latest_rows_accepted, q.latest_rows_total)
-    optional = _share(q.optional_filled, q.latest_rows_accepted * q.optional_fields_per_row)
+    rows = q.latest_rows_accepted if q.optional_rows is None else q.optional_rows
+    optional = _share(q.optional_filled, rows * q.optional_fields_per_row)
     known = [v for v in (required, optional) if v is not None]
     value = sum(known) / len(known) if known else None
     return Part("completeness", value, WEIGHTS["completeness"], {"required": required, "optional": optional})

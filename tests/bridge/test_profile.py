@@ -57,3 +57,26 @@ async def test_a_platform_sees_only_its_own_profile(bridge_on_clock: Running) ->
     fresh = await bridge_on_clock.http.get("/v1/platforms/P002/profile", headers=bridge_on_clock.auth("regulator"))
     assert fresh.status_code == 200 and fresh.json()["quality"]["score"] is None
     assert (await bridge_on_clock.http.get("/v1/platforms/P404/profile", headers=bridge_on_clock.auth("regulator"))).status_code == 404
+
+
+async def test_completeness_counts_stores_a_later_submission_left_unchanged_and_stores_a_batch_changed(bridge_on_clock: Running,
+                                                                                                        clock: FixedClock) -> None:
+    # An unchanged store is not rewritten by the next submission, and a batch stamps its own id on what it writes:
+    # neither makes the platform's filled-in fields count for less.
+    svc = bridge_on_clock
+    move(clock, 2026, 1, 10, 9)
+    await register(svc)
+    rows = [store_row(1), store_row(2), store_row(3), store_row(4, contact=None)]
+    await settled(svc, (await submit(svc, ndjson(rows), period="2026H1")).json()["submission_id"])
+    move(clock, 2026, 7, 10, 9)
+    await settled(svc, (await submit(svc, ndjson(rows), period="2026H2")).json()["submission_id"])
+    as_p1 = svc.auth("platform", platform="P001")
+    batch = {"records": [{"record_id": "r1", **store_row(2, shop_name="商户2新店")}]}
+    posted = await svc.http.post("/v1/platforms/P001/stores/batch", json=batch, headers=as_p1)
+    assert posted.status_code == 200, posted.text
+    assert [r["outcome"] for r in posted.json()["results"]] == ["updated"]
+
+    profile = (await svc.http.get("/v1/platforms/P001/profile", headers=as_p1)).json()
+    parts = {p["name"]: p for p in profile["quality"]["parts"]}
+    # 4 open stores × 2 optional fields (USCC, contact), one contact missing → 7 of 8
+    assert parts["completeness"]["detail"] == {"required": 1.0, "optional": 7 / 8}
