@@ -173,8 +173,16 @@ async def run(stores: int) -> int:
         stream = await RowStream.open(body(file), Format.NDJSON)
 
         async def sample() -> None:
+            shown = 0.0
             while True:
-                rss_samples.append((stream.reader.bytes_read / file_bytes, rss_mb()))
+                done = stream.reader.bytes_read / file_bytes
+                rss_samples.append((done, rss_mb()))
+                # A 9-million-row run stages for many minutes: say how far it is every tenth of the file.
+                seconds = time.perf_counter() - started
+                if done >= shown + 0.1 and seconds >= 5:
+                    shown = done
+                    print(f"  {done:4.0%} of the file read and checked in {seconds:,.0f} s (≈ {done * stores / seconds:,.0f} rows/s, "
+                          f"RSS {rss_samples[-1][1]:,.0f} MB)", flush=True)
                 await asyncio.sleep(1.0)
 
         sampler = asyncio.create_task(sample())
@@ -183,6 +191,7 @@ async def run(stores: int) -> int:
                                                  platform_id="BENCH", period="2026H1", fmt="ndjson", idempotency_key=None, previous=None)
             await receiver.receive(submission_id, stream)
             staged = time.perf_counter()
+            print(f"  applying {stores:,} rows in one transaction (diff, events, upsert) …", flush=True)
             assert await applier.apply(submission_id)
             applied = time.perf_counter()
         finally:

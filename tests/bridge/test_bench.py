@@ -1,0 +1,35 @@
+"""``redshield bench subjects`` runs end to end on SQLite and PostgreSQL and ends with its JSON line of figures.
+
+Only that it runs and what it reports are checked here: speed is measured by running it, never asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import POSTGRES_URL
+from tests.kafka_broker import ROOT
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_the_subjects_benchmark_loads_every_store_and_prints_its_figures_beside_the_raw_limit(database: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "REDSHIELD_BENCH_DATABASE_URL"}
+    if database == "postgresql":
+        if not POSTGRES_URL:
+            pytest.skip("REDSHIELD_TEST_POSTGRES_URL is not set (CI sets it; see .ci/run)")
+        env["REDSHIELD_BENCH_DATABASE_URL"] = POSTGRES_URL
+    done = subprocess.run([sys.executable, "-m", "services.cli.main", "bench", "subjects", "--stores", "3000"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "redshield bench subjects" in done.stdout
+    assert "applying 3,000 rows in one transaction" in done.stdout
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["database"] == database
+    assert figures["rows_staged"] == figures["stores_registered"] == 3000
+    raw_key = "raw_copy_rows_per_s" if database == "postgresql" else "raw_executemany_rows_per_s"
+    for key in ("rows_per_s", "stage_rows_per_s", "apply_rows_per_s", "peak_rss_mb", raw_key):
+        assert figures[key] > 0, key
