@@ -7,7 +7,7 @@ A platform reads its own subjects, regulators every platform's, a bureau the sub
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -135,6 +135,21 @@ class NewForms:
         if after is not None:
             stmt = stmt.where(t.subject_id > after)
         return [entry_of(dict(r._mapping)) for r in await conn.execute(stmt)]
+
+
+async def confirm_uscc(uow: UnitOfWork, code: str, *, now: datetime) -> int:
+    """``code`` was just confirmed genuine (``POST /v1/uscc-overrides``): each subject flagged with it, on any platform,
+    becomes ``overridden``, a new version with its update event. Returns how many changed; none once they all have."""
+    t = new_form_subjects.c
+    flagged = sa.select(new_form_subjects).where(t.uscc == code, t.uscc_check == UsccCheck.CHECK_FAILED.value)
+    rows = await uow.conn.execute(for_update(flagged.order_by(t.platform_id, t.subject_id), uow.conn))
+    entries = [entry_of(dict(r._mapping)) for r in rows]
+    for current in entries:
+        entry = replace(current, uscc_check=UsccCheck.OVERRIDDEN, version=current.version + 1)
+        await uow.conn.execute(sa.update(new_form_subjects).where(t.platform_id == entry.platform_id, t.subject_id == entry.subject_id)
+                               .values(uscc_check=UsccCheck.OVERRIDDEN.value, version=entry.version, updated_at=now))
+        NewForms._publish(uow, new_form_rules.updated_event(entry, ["uscc_check"]), entry, now)
+    return len(entries)
 
 
 def entry_of(row: dict[str, Any]) -> NewFormSubject:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts import uscc
 from contracts.events.bridge import StoreUpdated, UsccCheck
+from services.bridge import new_forms, websites
 from services.bridge.apply import store_data
 from services.bridge.domain import Refused, check_uscc_shape
 from services.bridge.forms import UsccOverride
@@ -78,7 +79,8 @@ async def get_store(conn: AsyncConnection, caller: Caller, platform_id: str, sto
 
 
 async def override_uscc(uow: UnitOfWork, *, caller: Caller, form: UsccOverride, clock: Clock) -> tuple[bool, int]:
-    """Record that a failing code is genuine; flagged stores using it become ``overridden`` (one update event each).
+    """Record that a failing code is genuine; flagged stores, enterprise websites and new-business-form subjects using it
+    become ``overridden`` (one update event each).
 
     Returns (newly recorded, stores changed). Recording the same code again changes nothing.
     """
@@ -104,8 +106,11 @@ async def override_uscc(uow: UnitOfWork, *, caller: Caller, form: UsccOverride, 
         event = StoreUpdated.model_validate(data | {"uscc_check": UsccCheck.OVERRIDDEN.value, "changed": ["uscc_check"]})
         uow.publish(event.topic, envelope_for(event, subject=f"{row.platform_id}/{row.store_id}", time=now, region=row.region,
                                               platform_id=row.platform_id))
+    # The override belongs to the code, not to stores: every kind of subject carrying it is confirmed in this transaction.
+    sites = await websites.confirm_uscc(uow, form.uscc, now=now)
+    subjects = await new_forms.confirm_uscc(uow, form.uscc, now=now)
     await write_audit(uow.conn, at=now, actor=caller.subject, role=caller.role.value, action="uscc.overridden", target=f"uscc:{form.uscc}",
-                      detail={"reason": form.reason, "stores": len(flagged)})
+                      detail={"reason": form.reason, "stores": len(flagged), "websites": sites, "new_form_subjects": subjects})
     return True, len(flagged)
 
 

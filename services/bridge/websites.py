@@ -4,7 +4,7 @@ website, a bureau those of its area."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -109,6 +109,20 @@ class Websites:
     @staticmethod
     def _publish(uow: UnitOfWork, event: EventData, entry: WebsiteEntry, now: datetime) -> None:
         uow.publish(event.topic, envelope_for(event, subject=entry.website_id, time=now, region=entry.region, platform_id=None))
+
+
+async def confirm_uscc(uow: UnitOfWork, code: str, *, now: datetime) -> int:
+    """``code`` was just confirmed genuine (``POST /v1/uscc-overrides``): each website flagged with it becomes
+    ``overridden``, a new version with its update event. Returns how many changed; none once they all have."""
+    flagged = sa.select(websites).where(websites.c.uscc == code, websites.c.uscc_check == UsccCheck.CHECK_FAILED.value)
+    rows = await uow.conn.execute(for_update(flagged.order_by(websites.c.website_id), uow.conn))
+    entries = [entry_of(dict(r._mapping)) for r in rows]
+    for current in entries:
+        entry = replace(current, uscc_check=UsccCheck.OVERRIDDEN, version=current.version + 1)
+        await uow.conn.execute(sa.update(websites).where(websites.c.website_id == entry.website_id)
+                               .values(uscc_check=entry.uscc_check.value, version=entry.version, updated_at=now))
+        Websites._publish(uow, website_rules.updated_event(entry, ["uscc_check"]), entry, now)
+    return len(entries)
 
 
 def _check_area(caller: Caller, region: str) -> None:
