@@ -1,4 +1,5 @@
-"""A platform's profile (画像): its registry entry, stores, submissions, reports, data requests, and data-quality score."""
+"""A platform's profile (画像): its registry entry, stores, new-business-form subjects, submissions, reports, data requests,
+and data-quality score."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from services.bridge.deadlines import Standing, period_of, previous_period, stan
 from services.bridge.domain import PlatformEntry
 from services.bridge.quality import QualityInputs, score
 from services.bridge.report_rules import months_due, report_deadline
-from services.bridge.store import data_deliveries, data_requests, reports, stores, submissions
+from services.bridge.store import data_deliveries, data_requests, new_form_subjects, reports, stores, submissions
 from services.bridge.submission_deadlines import ACCEPTED
 from services.bridge.submissions import State, aware
 
@@ -31,6 +32,9 @@ async def profile(conn: AsyncConnection, entry: PlatformEntry, registered_at: da
     by_region = (await conn.execute(sa.select(stores.c.region, sa.func.count()).where(open_stores)
                                     .group_by(stores.c.region).order_by(sa.func.count().desc(), stores.c.region).limit(50))).all()
     total = (await conn.execute(sa.select(sa.func.count()).select_from(stores).where(open_stores))).scalar_one()
+    # The table keeps only each subject's current version, so a count of rows is a count of subjects.
+    by_form = (await conn.execute(sa.select(new_form_subjects.c.form, sa.func.count()).where(new_form_subjects.c.platform_id == pid)
+                                  .group_by(new_form_subjects.c.form).order_by(sa.func.count().desc(), new_form_subjects.c.form))).all()
 
     history = [dict(r._mapping) for r in await conn.execute(
         sa.select(submissions).where(submissions.c.platform_id == pid).order_by(submissions.c.received_at.desc()).limit(50))]
@@ -100,6 +104,8 @@ async def profile(conn: AsyncConnection, entry: PlatformEntry, registered_at: da
         "connected_to_canal": entry.connected_to_canal,
         "stores": {"open": int(total), "by_category": [{"category": c, "stores": int(n)} for c, n in by_category],
                    "by_region": [{"region": r, "stores": int(n)} for r, n in by_region]},
+        "new_form_subjects": {"total": sum(int(n) for _, n in by_form),
+                              "by_form": [{"form": f, "subjects": int(n)} for f, n in by_form]},
         "submissions": {
             "standing": {period: s.value for period, s in standings.items()},
             "history": [{"submission_id": s["submission_id"], "period": s["period"], "state": s["state"],

@@ -80,3 +80,26 @@ async def test_completeness_counts_stores_a_later_submission_left_unchanged_and_
     parts = {p["name"]: p for p in profile["quality"]["parts"]}
     # 4 open stores × 2 optional fields (USCC, contact), one contact missing → 7 of 8
     assert parts["completeness"]["detail"] == {"required": 1.0, "optional": 7 / 8}
+
+
+async def test_the_profile_counts_the_platforms_current_new_form_subjects_by_form(bridge_on_clock: Running) -> None:
+    # Each subject counts once however often it was revised; another platform's subjects are not this one's.
+    svc = bridge_on_clock
+    await register(svc)
+    await register(svc, platform_id="P002", name="钱塘团购")
+    leader = {"form": "group_buying_leader", "name": "王阿姨", "id_number": "11010519491231002X", "exemption_declared": True,
+              "region": "330110", "handle": "良渚文化村3号团", "category": "生鲜"}
+    streamer = {"form": "live_streamer", "name": "甬上直播有限公司", "uscc": "91330106MA2H0C3T5D", "region": "330203",
+                "handle": "甬上小鲜", "category": "食品"}
+    regulator = svc.auth("regulator")
+    for platform, subject_id, form in [("P001", "GB-1", leader), ("P001", "GB-2", leader | {"handle": "4号团"}),
+                                       ("P001", "GB-1", leader | {"handle": "3号团（新）"}), ("P001", "LIVE-1", streamer),
+                                       ("P002", "GB-9", leader)]:
+        put = await svc.http.put(f"/v1/platforms/{platform}/new-form-subjects/{subject_id}", json=form, headers=regulator)
+        assert put.status_code in (200, 201), put.text
+
+    profile = (await svc.http.get("/v1/platforms/P001/profile", headers=svc.auth("platform", platform="P001"))).json()
+    assert profile["new_form_subjects"] == {"total": 3, "by_form": [{"form": "group_buying_leader", "subjects": 2},
+                                                                    {"form": "live_streamer", "subjects": 1}]}
+    other = (await svc.http.get("/v1/platforms/P002/profile", headers=regulator)).json()
+    assert other["new_form_subjects"]["total"] == 1
