@@ -36,8 +36,9 @@ from services.bridge.store import (
     write_audit,
 )
 from services.bridge.store_batch_rules import APPLIED, Checked, Outcome, changed_fields, check_record, finding_view, outcome_for
+from services.bridge.store_values import store_values
 from services.bridge.submissions import aware
-from services.bridge.validation import FastCheck, Finding, Severity, StoreRecord, keyed_digest
+from services.bridge.validation import FastCheck, Finding, Severity, StoreRecord
 from services.runtime.auth import Caller
 from services.runtime.clock import Clock
 from services.runtime.keys import FieldCipher
@@ -159,17 +160,7 @@ class StoreBatches:
     def values(self, record: StoreRecord) -> dict[str, Any]:
         """The store's columns (:data:`STORE_FIELDS`) for a checked record: the ID number encrypted and digested with the
         keys a submission uses, and the content digest a submission compares, so the two paths see the same store alike."""
-        id_number = record.id_number
-        values = {
-            "merchant_name": record.merchant_name, "uscc": record.uscc,
-            "uscc_check": record.uscc_check.value if record.uscc_check else None,
-            "id_number_enc": self.cipher.encrypt(id_number), "id_number_mac": keyed_digest(self.mac_key, id_number) if id_number else None,
-            "exemption_declared": record.exemption_declared, "address": record.address, "region": record.region,
-            "region_check": record.region_check.value, "shop_name": record.shop_name, "shop_url": record.shop_url,
-            "category": record.category, "contact": record.contact, "above_threshold": record.above_threshold,
-            "digest": keyed_digest(self.mac_key, record.content()),
-        }
-        assert tuple(values) == STORE_FIELDS
+        values = dict(zip(STORE_FIELDS, store_values(record, self.cipher, self.mac_key), strict=True))
         return values
 
     @staticmethod

@@ -23,8 +23,9 @@ from contracts.ids import new_id
 from services.bridge.domain import china_date
 from services.bridge.staging import stage_rows
 from services.bridge.store import findings, staged_stores, submissions, uscc_overrides, write_audit
+from services.bridge.store_values import store_values
 from services.bridge.uploads import LineError, RowStream
-from services.bridge.validation import FastCheck, Finding, Severity, StoreRecord, check_row, keyed_digest
+from services.bridge.validation import FastCheck, Finding, Severity, StoreRecord, check_row
 from services.runtime.auth import Caller
 from services.runtime.clock import Clock
 from services.runtime.keys import FieldCipher
@@ -217,12 +218,7 @@ class Receiver:
 
     def _staged_row(self, submission_id: str, line: int, record: StoreRecord) -> tuple[Any, ...]:
         """The row in :data:`services.bridge.staging.STAGED_COLUMNS` order."""
-        id_number = record.id_number
-        return (submission_id, record.store_id, line, record.merchant_name, record.uscc,
-                record.uscc_check.value if record.uscc_check else None,
-                self.cipher.encrypt(id_number), keyed_digest(self.mac_key, id_number) if id_number else None,
-                record.exemption_declared, record.address, record.region, record.region_check.value, record.shop_name, record.shop_url,
-                record.category, record.contact, record.above_threshold, keyed_digest(self.mac_key, record.content()))
+        return (submission_id, record.store_id, line, *store_values(record, self.cipher, self.mac_key))
 
     async def _finish(self, submission_id: str, rows: RowStream) -> State:
         now = self.clock.now()
