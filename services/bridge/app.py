@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contracts.events.bridge import BRIDGE_EVENTS, FAIRONLINE_ASSIGNMENTS, FAIRONLINE_OUTCOMES, FairOnlineOutcomeRecord
-from services.bridge import api, credentials_api, exchange_api, faironline_api, subjects_api
+from services.bridge import api, credentials_api, exchange_api, faironline_api, new_forms_api, subjects_api
 from services.bridge.apply import Applier
 from services.bridge.credentials import Credentials
 from services.bridge.data_requests import DataRequests
@@ -136,8 +136,10 @@ def build(settings: ServiceSettings | None = None, *, clock: Clock | None = None
     service.background("feed-topics", feeds.run)
     app.state.feeds = feeds
     exchange_api.install(app, service, registry, reports, requests, deadlines)
-    subjects_api.install(app, service, Websites(clock=service.clock), NewForms(clock=service.clock, cipher=cipher, mac_key=digest_key),
+    new_forms = NewForms(clock=service.clock, cipher=cipher, mac_key=digest_key)
+    subjects_api.install(app, service, Websites(clock=service.clock), new_forms,
                          StoreBatches(clock=service.clock, cipher=cipher, mac_key=digest_key))
+    new_forms_api.install(app, service, new_forms)
     credentials_api.install(app, service, Credentials(service, clock=service.clock, token_ttl_s=config.platform_token_ttl_seconds))
     fair_online = FairOnline(service, clock=service.clock)
     faironline_api.install(app, service, fair_online, provincial_credential(service.shared, config.faironline_token))

@@ -136,6 +136,26 @@ class NewForms:
             stmt = stmt.where(t.subject_id > after)
         return [entry_of(dict(r._mapping)) for r in await conn.execute(stmt)]
 
+    @staticmethod
+    async def across(conn: AsyncConnection, caller: Caller, *, form: NewBusinessForm | None, platform_id: str | None, region: str | None,
+                     after: tuple[str, str] | None, limit: int) -> list[NewFormSubject]:
+        """Every platform's subjects the caller may see, by (platform, subject id); ``region`` takes in whole code levels
+        (330100: every district of Hangzhou), as a bureau's area does. ``after`` is the last (platform, subject id) read."""
+        t = new_form_subjects.c
+        stmt = sa.select(new_form_subjects).order_by(t.platform_id, t.subject_id).limit(limit)
+        visible = scope(caller)
+        if visible is not None:
+            stmt = stmt.where(visible)
+        if form is not None:
+            stmt = stmt.where(t.form == form.value)
+        if platform_id is not None:
+            stmt = stmt.where(t.platform_id == platform_id)
+        if region is not None:
+            stmt = stmt.where(t.region.startswith(area_stem(region), autoescape=True))
+        if after is not None:
+            stmt = stmt.where(sa.or_(t.platform_id > after[0], sa.and_(t.platform_id == after[0], t.subject_id > after[1])))
+        return [entry_of(dict(r._mapping)) for r in await conn.execute(stmt)]
+
 
 async def confirm_uscc(uow: UnitOfWork, code: str, *, now: datetime) -> int:
     """``code`` was just confirmed genuine (``POST /v1/uscc-overrides``): each subject flagged with it, on any platform,

@@ -102,3 +102,54 @@ async def test_reads_are_scoped_a_platform_its_own_a_bureau_its_area_a_regulator
     assert (await bridge.http.get(f"{URL}/GB-7781", headers=other)).status_code == 404
     one = (await bridge.http.get(f"{URL}/LIVE-7", headers=bridge.auth("auditor"))).json()
     assert (one["form"], one["uscc_check"], one["id_number_on_file"]) == ("live_streamer", "valid", False) and "id_number" not in one
+
+
+async def test_regulators_list_subjects_across_platforms_by_form_platform_and_region_a_bureau_its_area_a_platform_its_own(
+        bridge: Running) -> None:
+    await register(bridge)
+    await register(bridge, platform_id="P002", uscc="91330110MA27XL0Q17")
+    regulator = bridge.auth("regulator")
+    for platform, subject_id, form in [("P001", "GB-7781", LEADER), ("P001", "LIVE-7", STREAMER),
+                                       ("P002", "GB-1", LEADER | {"region": "330106"}), ("P002", "LIVE-9", STREAMER | {"region": "310101"})]:
+        assert (await bridge.http.put(f"/v1/platforms/{platform}/new-form-subjects/{subject_id}", json=form, headers=regulator)).status_code == 201
+
+    async def keys(headers: dict[str, str], **filters: Any) -> list[str]:
+        answer = await bridge.http.get("/v1/new-form-subjects", params=filters, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return [f"{s['platform_id']}/{s['subject_id']}" for s in answer.json()["subjects"]]
+
+    everything = ["P001/GB-7781", "P001/LIVE-7", "P002/GB-1", "P002/LIVE-9"]
+    assert await keys(regulator) == everything
+    assert await keys(bridge.auth("auditor"), form="group_buying_leader") == ["P001/GB-7781", "P002/GB-1"]
+    assert await keys(regulator, platform_id="P002", form="live_streamer") == ["P002/LIVE-9"]
+    # A region takes in whole code levels: the province, a city's every district, one district.
+    assert await keys(regulator, region="330000") == ["P001/GB-7781", "P001/LIVE-7", "P002/GB-1"]
+    assert await keys(regulator, region="330100") == ["P001/GB-7781", "P002/GB-1"]
+    assert await keys(regulator, region="330106") == ["P002/GB-1"]
+
+    pages: list[str] = []
+    after: str | None = None
+    while True:
+        page = (await bridge.http.get("/v1/new-form-subjects", params={"limit": 1} | ({"after": after} if after else {}),
+                                      headers=regulator)).json()
+        pages += [f"{s['platform_id']}/{s['subject_id']}" for s in page["subjects"]]
+        if page["next"] is None:
+            break
+        after = page["next"]
+    assert pages == everything
+
+    ningbo = bridge.auth("bureau", region="330200")
+    assert await keys(ningbo) == ["P001/LIVE-7"]
+    assert await keys(ningbo, region="330100") == []  # a filter narrows a bureau's area, never widens it
+    assert await keys(bridge.auth("platform", platform="P002")) == ["P002/GB-1", "P002/LIVE-9"]
+    assert await keys(bridge.auth("platform", platform="P002"), platform_id="P001") == []
+
+
+async def test_a_bad_filter_is_a_problem_naming_it(bridge: Running) -> None:
+    regulator = bridge.auth("regulator")
+    for filters, field in [({"form": "influencer"}, "query.form"), ({"region": "3301"}, "query.region"),
+                           ({"platform_id": "P 1"}, "query.platform_id"), ({"after": "GB-7781"}, "query.after"),
+                           ({"limit": 0}, "query.limit")]:
+        answer = await bridge.http.get("/v1/new-form-subjects", params=filters, headers=regulator)
+        assert answer.status_code == 422 and answer.headers["content-type"] == PROBLEM, filters
+        assert [e["field"] for e in answer.json()["errors"]] == [field]
