@@ -119,7 +119,8 @@ def build_router(service: Service, registry: Registry, receiver: Receiver, appli
                 await uow.commit()
         except Refused as exc:
             raise refused(exc) from exc
-        return {"uscc": form.uscc, "recorded": recorded, "stores_changed": changed}
+        return {"uscc": form.uscc, "recorded": recorded, "stores_changed": changed["stores"], "websites_changed": changed["websites"],
+                "new_form_subjects_changed": changed["new_form_subjects"]}
 
     # -- subject database -------------------------------------------------------------------------------------
     @router.get("/platforms/{platform_id}/stores", tags=["subjects"], summary="A platform's stores, by store id")

@@ -78,17 +78,17 @@ async def get_store(conn: AsyncConnection, caller: Caller, platform_id: str, sto
     return _public(row) if row else None
 
 
-async def override_uscc(uow: UnitOfWork, *, caller: Caller, form: UsccOverride, clock: Clock) -> tuple[bool, int]:
+async def override_uscc(uow: UnitOfWork, *, caller: Caller, form: UsccOverride, clock: Clock) -> tuple[bool, dict[str, int]]:
     """Record that a failing code is genuine; flagged stores, enterprise websites and new-business-form subjects using it
     become ``overridden`` (one update event each).
 
-    Returns (newly recorded, stores changed). Recording the same code again changes nothing.
+    Returns (newly recorded, how many of each kind changed). Recording the same code again changes nothing.
     """
     check_uscc_shape(form.uscc)
     if uscc.is_valid(form.uscc):
         raise Refused("uscc-valid", f"{form.uscc} passes its check character: there is nothing to override", "uscc")
     if (await uow.conn.execute(sa.select(uscc_overrides.c.uscc).where(uscc_overrides.c.uscc == form.uscc))).first():
-        return False, 0
+        return False, {"stores": 0, "websites": 0, "new_form_subjects": 0}
     now = clock.now()
     await uow.conn.execute(sa.insert(uscc_overrides).values(uscc=form.uscc, reason=form.reason, decided_by=caller.subject, decided_at=now))
     # A store's last data came from a submission or from a batch (POST …/stores/batch): its event names that one's period.
@@ -109,9 +109,10 @@ async def override_uscc(uow: UnitOfWork, *, caller: Caller, form: UsccOverride, 
     # The override belongs to the code, not to stores: every kind of subject carrying it is confirmed in this transaction.
     sites = await websites.confirm_uscc(uow, form.uscc, now=now)
     subjects = await new_forms.confirm_uscc(uow, form.uscc, now=now)
+    changed = {"stores": len(flagged), "websites": sites, "new_form_subjects": subjects}
     await write_audit(uow.conn, at=now, actor=caller.subject, role=caller.role.value, action="uscc.overridden", target=f"uscc:{form.uscc}",
-                      detail={"reason": form.reason, "stores": len(flagged), "websites": sites, "new_form_subjects": subjects})
-    return True, len(flagged)
+                      detail={"reason": form.reason, **changed})
+    return True, changed
 
 
 async def submission(conn: AsyncConnection, submission_id: str) -> dict[str, Any] | None:

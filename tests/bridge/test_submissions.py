@@ -263,7 +263,8 @@ async def test_a_person_overrides_a_flagged_uscc_once_for_every_store_and_later_
                                     headers=bridge.auth("platform", platform="P001"))
     assert refused.status_code == 403
     answer = await bridge.http.post("/v1/uscc-overrides", json={"uscc": pilot, "reason": "核验营业执照原件，试点赋码"}, headers=bridge.auth("regulator"))
-    assert answer.json() == {"uscc": pilot, "recorded": True, "stores_changed": 2}
+    assert answer.json() == {"uscc": pilot, "recorded": True, "stores_changed": 2, "websites_changed": 0,
+                             "new_form_subjects_changed": 0}
     again = await bridge.http.post("/v1/uscc-overrides", json={"uscc": pilot, "reason": "核验营业执照原件，试点赋码"}, headers=bridge.auth("regulator"))
     assert again.json()["recorded"] is False and again.json()["stores_changed"] == 0
     valid = await bridge.http.post("/v1/uscc-overrides", json={"uscc": good, "reason": "没有必要的覆盖"}, headers=bridge.auth("regulator"))

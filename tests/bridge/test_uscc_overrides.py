@@ -54,7 +54,8 @@ async def test_an_override_confirms_the_websites_and_new_form_subjects_carrying_
     before = len(await written_events(bridge))
 
     confirmed = await bridge.http.post("/v1/uscc-overrides", json=CONFIRMATION, headers=regulator)
-    assert confirmed.json() == {"uscc": PILOT, "recorded": True, "stores_changed": 0}
+    assert confirmed.json() == {"uscc": PILOT, "recorded": True, "stores_changed": 0, "websites_changed": 1,
+                                "new_form_subjects_changed": 1}
     updates = (await written_events(bridge))[before:]
     assert [(e.type, e.subject) for e in updates] == [(UPDATES[0], "W-PILOT"), (UPDATES[1], "P001/LIVE-PILOT")]
     for event in updates:
@@ -70,7 +71,8 @@ async def test_an_override_confirms_the_websites_and_new_form_subjects_carrying_
 
     # The same confirmation again: nothing left to confirm, so no version, no event, no second decision.
     again = await bridge.http.post("/v1/uscc-overrides", json=CONFIRMATION, headers=regulator)
-    assert again.json() == {"uscc": PILOT, "recorded": False, "stores_changed": 0}
+    assert again.json() == {"uscc": PILOT, "recorded": False, "stores_changed": 0, "websites_changed": 0,
+                            "new_form_subjects_changed": 0}
     assert len(await written_events(bridge)) == before + 2
     assert (await bridge.http.get("/v1/websites/W-PILOT", headers=regulator)).json()["version"] == 2
     assert len(await rows(bridge, sa.select(audit).where(audit.c.action == "uscc.overridden"))) == 1
