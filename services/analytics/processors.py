@@ -13,12 +13,16 @@ from pydantic import ValidationError
 
 from contracts.envelope import Envelope
 from contracts.events.bridge import (
+    NewFormSubjectRegistered,
+    NewFormSubjectUpdated,
     PlatformRegistered,
     PlatformUpdated,
     ReportSubmitted,
     StoreClosed,
     StoreRegistered,
     StoreUpdated,
+    WebsiteRegistered,
+    WebsiteUpdated,
 )
 from contracts.events.channel import HANDLING_EVENTS, ComplaintReceived
 from contracts.registry import model_for
@@ -84,6 +88,28 @@ STORE_COLUMNS: Final = (
     "open",
     "updated_at",
 )
+WEBSITE_COLUMNS: Final = (
+    "website_id",
+    "operator_name",
+    "uscc",
+    "domain",
+    "region",
+    "category",
+    "status",
+    "version",
+    "updated_at",
+)
+#: No name or handle: many new-form subjects are natural persons, and no cockpit needs to name them.
+NEW_FORM_SUBJECT_COLUMNS: Final = (
+    "platform_id",
+    "subject_id",
+    "form",
+    "uscc",
+    "region",
+    "category",
+    "version",
+    "updated_at",
+)
 TRANSITION_COLUMNS: Final = (
     "event_id",
     "complaint_id",
@@ -117,6 +143,8 @@ COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "complaints": COMPLAINT_COLUMNS,
     "platforms": PLATFORM_COLUMNS,
     "stores": STORE_COLUMNS,
+    "websites": WEBSITE_COLUMNS,
+    "new_form_subjects": NEW_FORM_SUBJECT_COLUMNS,
     "complaint_transitions": TRANSITION_COLUMNS,
     "gmv_reports": GMV_REPORT_COLUMNS,
     # Written by the ingest from the facts (services/analytics/aggregates.py), never by a processor.
@@ -212,6 +240,24 @@ def _store_closed(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
     rows.add("stores", (s.platform_id, s.store_id, "", s.uscc or "", s.region, "", 0, 0, _utc(env.time)))
 
 
+def _website(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
+    model = WebsiteUpdated if env.type == WebsiteUpdated.event_type else WebsiteRegistered
+    w = model.model_validate(env.data)
+    rows.add(
+        "websites",
+        (w.website_id, w.operator_name, w.uscc, w.domain, w.region, w.category, w.status.value, w.version, _utc(env.time)),
+    )
+
+
+def _new_form_subject(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
+    model = NewFormSubjectUpdated if env.type == NewFormSubjectUpdated.event_type else NewFormSubjectRegistered
+    n = model.model_validate(env.data)
+    rows.add(
+        "new_form_subjects",
+        (n.platform_id, n.subject_id, n.form.value, n.uscc or "", n.region, n.category, n.version, _utc(env.time)),
+    )
+
+
 def _handling(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
     model = HANDLING_BY_TYPE[env.type]
     e = model.model_validate(env.data)
@@ -268,6 +314,10 @@ PROCESSORS: Final[dict[str, Callable[[Envelope, datetime, Rows], None]]] = {
     StoreRegistered.event_type: _store,
     StoreUpdated.event_type: _store,
     StoreClosed.event_type: _store_closed,
+    WebsiteRegistered.event_type: _website,
+    WebsiteUpdated.event_type: _website,
+    NewFormSubjectRegistered.event_type: _new_form_subject,
+    NewFormSubjectUpdated.event_type: _new_form_subject,
     ReportSubmitted.event_type: _report,
     **{event_type: _handling for event_type in HANDLING_BY_TYPE},
 }

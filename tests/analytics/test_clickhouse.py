@@ -32,7 +32,9 @@ async def test_every_processor_row_reads_back_as_it_was_sent(chdb_url: str, pref
     for n, envelope in enumerate(golden_envelopes()):
         for table, rows in process(envelope, Position("golden.v1", 0, n), INGESTED).by_table.items():
             sent.setdefault(table, []).extend(rows)
-    assert {"events", "complaints", "platforms", "stores", "complaint_transitions", "gmv_reports"} <= sent.keys()
+    assert {
+        "events", "complaints", "platforms", "stores", "websites", "new_form_subjects", "complaint_transitions", "gmv_reports",
+    } <= sent.keys()
     for table, rows in sent.items():
         await ch.insert(table, rows, COLUMNS[table], f"roundtrip-{table}")
         columns = ", ".join(COLUMNS[table])

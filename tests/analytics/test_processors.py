@@ -87,3 +87,31 @@ def test_a_periodic_report_becomes_one_row_per_platform_and_month_with_exact_mon
     fixed_row = dict(zip(COLUMNS["gmv_reports"], fixed, strict=True))
     assert (fixed_row["platform_id"], fixed_row["month"], fixed_row["revision"]) == ("P001", date(2026, 10, 1), 2)
     assert fixed_row["sales_category"] == ["食品"]
+
+
+def test_a_website_becomes_one_row_keyed_by_its_id_with_its_version() -> None:
+    registered, _, updated = [e for e in golden_envelopes() if e.type.startswith("redshield.bridge.website.")]
+    rows = [
+        dict(zip(COLUMNS["websites"], row, strict=True))
+        for envelope in (registered, updated)
+        for row in process(envelope, Position("bridge.subjects.v1", 0, 5), INGESTED).by_table["websites"]
+    ]
+    # The update is the same website in a higher version: the ReplacingMergeTree keeps it instead of the first.
+    assert [(w["website_id"], w["status"], w["version"]) for w in rows] == [
+        ("W-330106-0001", "active", 1), ("W-330106-0001", "suspended", 2),
+    ]
+    assert rows[0]["domain"] == "xihutea.com.cn" and rows[0]["region"] == "330106" and rows[0]["updated_at"].tzinfo is not None
+
+
+def test_a_new_form_subject_becomes_one_row_keyed_by_platform_and_subject_without_the_persons_name() -> None:
+    envelopes = [e for e in golden_envelopes() if e.type.startswith("redshield.bridge.new_form_subject.")]
+    rows = [
+        dict(zip(COLUMNS["new_form_subjects"], row, strict=True))
+        for envelope in envelopes
+        for row in process(envelope, Position("bridge.subjects.v1", 0, 6), INGESTED).by_table["new_form_subjects"]
+    ]
+    assert [(s["platform_id"], s["subject_id"], s["form"], s["version"]) for s in rows] == [
+        ("P001", "LIVE-20931", "live_streamer", 1), ("P001", "GB-7781", "group_buying_leader", 1), ("P001", "LIVE-20931", "live_streamer", 2),
+    ]
+    assert rows[1]["uscc"] == ""  # a leader without a licence: no code, and no name or handle either
+    assert not {"name", "handle"} & set(COLUMNS["new_form_subjects"])
