@@ -5,7 +5,8 @@ passes through Python):
 1. staged rows that are new or back after being closed → store registered events; staged rows whose content digest
    differs from the open store's → store updated events (``INSERT INTO outbox … SELECT``, see :class:`_EventSql`);
 2. open stores missing from the file (and not merely refused in it) → store closed events;
-3. stores upserted from the staging table and the missing ones closed, in set-based SQL;
+3. the missing stores closed, then the listed ones upserted from the staging table, in set-based SQL (the two sets
+   are disjoint, and closing first keeps its lookups to the stores open before this submission);
 4. the staging rows dropped, the submission marked applied with its counts, an audit row written.
 The events go to the outbox in the same transaction, so the stores and their events commit together or
 not at all. A kill at any point leaves the submission ``staged``; the applier picks it up again on start.
@@ -183,10 +184,12 @@ class Applier:
             lap("change_events")
             closed = await self._emit_closures(conn, sub, now)
             lap("closure_events")
-            await self._upsert(conn, sub, now)
-            lap("upsert")
+            # Closing first: it looks up every open store in the staging table, and before the upsert those are only
+            # the stores open until now (none on a first submission), not the millions the upsert is about to open.
             await self._close(conn, sub, now)
             lap("close")
+            await self._upsert(conn, sub, now)
+            lap("upsert")
             await conn.execute(sa.delete(staged_stores).where(staged_stores.c.submission_id == submission_id))
             lap("drop_staging")
             counts = {"registered": registered, "updated": updated, "closed": closed, "unchanged": sub.rows_staged - registered - updated}
