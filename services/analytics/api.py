@@ -93,12 +93,15 @@ def build_router(service: Service, ch: ClickHouse, ingest: Ingest) -> APIRouter:
         answer = await cockpits.governance(ch, chosen, checked_interval(interval))
         return finish(answer, chosen.as_dict() | {"interval": interval})
 
-    @router.get("/cockpits/overview", summary="Platform overview cockpit: platforms, stores, GMV and data exchanges, with distributions")
+    @router.get(
+        "/cockpits/overview",
+        summary="Platform overview cockpit: platforms, stores, enterprise websites, new-business-form subjects, GMV and data exchanges",
+    )
     async def overview(
         caller: CurrentCaller,
         region: str | None = None,
         platform: str | None = None,
-        category: Annotated[str | None, Query(description="a store's goods category")] = None,
+        category: Annotated[str | None, Query(description="a goods category (of stores, websites, new-form subjects, sales lines)")] = None,
     ) -> dict[str, Any]:
         require_role(caller, Role.REGULATOR, Role.BUREAU, Role.ADMIN, Role.AUDITOR)
         chosen = filters(caller, None, None, region, platform, None)

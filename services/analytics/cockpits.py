@@ -263,21 +263,30 @@ async def governance(ch: ClickHouse, filters: Filters, interval: Interval = "day
 async def overview(ch: ClickHouse, *, region: str | None, platform: str | None, category: str | None) -> dict[str, Any]:
     p_where = ["1"]
     s_where = ["open = 1"]
+    # A suspended website is still a supervised subject; only a closed one has left the register.
+    w_where = ["status != 'closed'"]
+    n_where = ["1"]
     params: dict[str, Any] = {}
     g_where: list[str] = []
     if region:
         params["region"] = region_prefix(region)
         p_where.append("startsWith(domicile_region, {region:String})")
         s_where.append("startsWith(region, {region:String})")
+        w_where.append("startsWith(region, {region:String})")
+        n_where.append("startsWith(region, {region:String})")
         g_where.append("startsWith(region, {region:String})")
     if platform:
+        # A website is its enterprise's own, on no platform: the platform filter leaves the websites as they are.
         params["platform"] = platform
         p_where.append("platform_id = {platform:String}")
         s_where.append("platform_id = {platform:String}")
+        n_where.append("platform_id = {platform:String}")
         g_where.append("platform_id = {platform:String}")
     if category:
         params["category"] = category
         s_where.append("category = {category:String}")
+        w_where.append("category = {category:String}")
+        n_where.append("category = {category:String}")
         g_where.append("category = {category:String}")
     platforms_sql = f"FROM platforms FINAL WHERE {' AND '.join(p_where)}"
     stores_sql = f"FROM stores FINAL WHERE {' AND '.join(s_where)}"
@@ -305,6 +314,24 @@ async def overview(ch: ClickHouse, *, region: str | None, platform: str | None, 
     stores_by_platform = _ranked([(r[3], int(r[6])) for r in store_sets if not r[0]], 50)
     stores_by_category = _ranked([(r[4], int(r[6])) for r in store_sets if not r[1]], 50)
     stores_by_region = _ranked([(r[5], int(r[6])) for r in store_sets if not r[2]], 50)
+    website_sets = await ch.query(
+        f"""SELECT grouping(region), grouping(category), region, category, count(), countIf(status = 'suspended')
+            FROM websites FINAL WHERE {' AND '.join(w_where)} GROUP BY GROUPING SETS ((region), (category), ())""",
+        params,
+        cached=True,
+    )
+    website_total, suspended = next(((int(r[4]), int(r[5])) for r in website_sets if r[0] and r[1]), (0, 0))
+    websites_by_region = _ranked([(r[2], int(r[4])) for r in website_sets if not r[0]], 50)
+    websites_by_category = _ranked([(r[3], int(r[4])) for r in website_sets if not r[1]], 50)
+    new_form_sets = await ch.query(
+        f"""SELECT grouping(form), grouping(platform_id), form, platform_id, count()
+            FROM new_form_subjects FINAL WHERE {' AND '.join(n_where)} GROUP BY GROUPING SETS ((form), (platform_id), ())""",
+        params,
+        cached=True,
+    )
+    new_form_total = next((int(r[4]) for r in new_form_sets if r[0] and r[1]), 0)
+    new_forms_by_form = _ranked([(r[2], int(r[4])) for r in new_form_sets if not r[0]], 50)
+    new_forms_by_platform = _ranked([(r[3], int(r[4])) for r in new_form_sets if not r[1]], 50)
     # One exchange per event of the types bridge names as exchanges (submission applied, report, delivery), however
     # many store events a submission produced and whatever notices (issued, overdue, missed) went around them.
     ((exchanges,),) = await ch.query(
@@ -326,6 +353,17 @@ async def overview(ch: ClickHouse, *, region: str | None, platform: str | None, 
             "by_platform": _pairs(stores_by_platform, "platform_id"),
             "by_category": _pairs(stores_by_category, "category"),
             "by_region": _pairs(stores_by_region, "region"),
+        },
+        "websites": {
+            "total": website_total,
+            "suspended": suspended,
+            "by_region": _pairs(websites_by_region, "region"),
+            "by_category": _pairs(websites_by_category, "category"),
+        },
+        "new_form_subjects": {
+            "total": new_form_total,
+            "by_form": _pairs(new_forms_by_form, "form"),
+            "by_platform": _pairs(new_forms_by_platform, "platform_id"),
         },
         "gmv": await gmv_panels(ch, g_where, params),
         "data_exchanges": {"total": int(exchanges)},

@@ -21,8 +21,48 @@ GOLDEN = Path(__file__).resolve().parents[2] / "contracts" / "golden"
 
 def golden(event_type: str, **changes: Any) -> Envelope:
     data = json.loads((GOLDEN / event_type / "1.json").read_text(encoding="utf-8")) | changes
-    subject = str(data.get("complaint_id") or data.get("store_id") or data.get("platform_id"))
+    subject = str(data.get("complaint_id") or data.get("store_id") or data.get("website_id") or data.get("subject_id")
+                  or data.get("platform_id"))
     return Envelope(type=event_type, source="/redshield/test", subject=subject, data=data)
+
+
+def website(version: int, **changes: Any) -> Envelope:
+    """Golden website W-330106-0001 (食品, Xihu, active) as version 1 registered, or a later version updated."""
+    if version == 1:
+        return golden("redshield.bridge.website.registered.v1", **changes)
+    return golden("redshield.bridge.website.updated.v1", **({"status": "active"} | changes | {"version": version}))
+
+
+def new_form_subject(version: int, **changes: Any) -> Envelope:
+    """Golden subject P001/LIVE-20931 (a live streamer in Xihu, 食品) as version 1 registered, or a later version updated."""
+    if version == 1:
+        return golden("redshield.bridge.new_form_subject.registered.v1", **changes)
+    return golden("redshield.bridge.new_form_subject.updated.v1", **(changes | {"version": version}))
+
+
+#: Enterprise websites: three current (one suspended — still supervised — one moved from Qiantang to Yuhang, one
+#: in Shanghai), one closed. The moved website's version 1 comes again after its version 2, as a redelivery would.
+WEBSITES = [
+    website(1),
+    website(2, status="suspended", changed=["status"]),
+    website(1, website_id="W-2", region="330114", category="生鲜"),
+    website(2, website_id="W-2", region="330110", category="生鲜", changed=["region"]),
+    website(1, website_id="W-2", region="330114", category="生鲜"),
+    website(1, website_id="W-3", region="330110", category="服装"),
+    website(2, website_id="W-3", region="330110", category="服装", status="closed", changed=["status"]),
+    website(1, website_id="W-4", region="310101", category="服装"),
+]
+#: New-business-form subjects: P001's live streamer (renamed in version 2) and group-buying leader, P002's micro-store
+#: that became a live streamer in version 2 (its version 1 redelivered after), and P002's other subject in Shanghai.
+NEW_FORM_SUBJECTS = [
+    new_form_subject(1),
+    new_form_subject(2, handle="茶语小西官方", changed=["handle"]),
+    new_form_subject(1, subject_id="GB-7781", form="group_buying_leader", region="330110", category="生鲜"),
+    new_form_subject(1, platform_id="P002", subject_id="MS-1", form="micro_store", region="330110"),
+    new_form_subject(2, platform_id="P002", subject_id="MS-1", form="live_streamer", region="330110", changed=["form"]),
+    new_form_subject(1, platform_id="P002", subject_id="MS-1", form="micro_store", region="330110"),
+    new_form_subject(1, platform_id="P002", subject_id="OT-1", form="other", region="310101", category="服装"),
+]
 
 
 def report(name: str, **changes: Any) -> Envelope:
@@ -66,6 +106,8 @@ async def world(kafka_bootstrap: str, prefix: str, chdb_url: str, tmp_path: Path
         golden("redshield.bridge.datarequest.issued.v1"),
         golden("redshield.bridge.datarequest.delivered.v1"),
         golden("redshield.bridge.datarequest.overdue.v1"),
+        *WEBSITES,
+        *NEW_FORM_SUBJECTS,
     ]
     reports = [
         report("1.json"),  # P001 2026-10 rev 1: 食品 18250340.50 + 服装 9120000.00 + 食品 351200.00 (Dongguan)
@@ -189,3 +231,53 @@ async def test_gmv_keeps_only_the_latest_revision_of_each_month_to_the_fen(world
     assert october["gmv"]["total_cny"] == "18250340.50" and october["complaints"]["per_100m_cny_gmv"] == 0.0
     no_reports = await get(world, "/v1/cockpits/platforms/P001", **{"from": "2025-01-01", "to": "2025-01-31"})
     assert no_reports["gmv"]["total_cny"] is None and no_reports["complaints"]["per_100m_cny_gmv"] is None
+
+
+def counts(pairs: list[dict[str, Any]], key: str) -> dict[str, int]:
+    return {pair[key]: pair["count"] for pair in pairs}
+
+
+async def test_the_overview_counts_current_websites_by_district_and_category(world: Running) -> None:
+    websites = (await get(world, "/v1/cockpits/overview"))["websites"]
+    # W-3 is closed; W-1 is suspended but still supervised; W-2 counts once, where its latest version put it.
+    assert websites["total"] == 3 and websites["suspended"] == 1
+    assert counts(websites["by_region"], "region") == {"330106": 1, "330110": 1, "310101": 1}
+    assert counts(websites["by_category"], "category") == {"食品": 1, "生鲜": 1, "服装": 1}
+
+
+async def test_the_overview_counts_new_form_subjects_by_form_and_platform(world: Running) -> None:
+    subjects = (await get(world, "/v1/cockpits/overview"))["new_form_subjects"]
+    assert subjects["total"] == 4
+    # MS-1's version 2 made it a live streamer: the distribution moved, the total did not, the late version 1 changed nothing.
+    assert counts(subjects["by_form"], "form") == {"live_streamer": 2, "group_buying_leader": 1, "other": 1}
+    assert counts(subjects["by_platform"], "platform_id") == {"P001": 2, "P002": 2}
+
+
+async def test_websites_and_new_form_subjects_follow_the_region_platform_and_category_filters(world: Running) -> None:
+    in_yuhang = await get(world, "/v1/cockpits/overview", region="330110")
+    assert in_yuhang["websites"]["total"] == 1  # W-2, moved here; W-3 closed
+    assert in_yuhang["new_form_subjects"]["total"] == 2  # GB-7781 and MS-1
+    in_qiantang = await get(world, "/v1/cockpits/overview", region="330114")
+    assert in_qiantang["websites"]["total"] == 0  # W-2 left with its version 2
+    on_p002 = await get(world, "/v1/cockpits/overview", platform="P002")
+    assert counts(on_p002["new_form_subjects"]["by_form"], "form") == {"live_streamer": 1, "other": 1}
+    # A website is on no platform: the platform filter leaves them all.
+    assert on_p002["websites"]["total"] == 3
+    clothing = await get(world, "/v1/cockpits/overview", category="服装")
+    assert clothing["websites"]["total"] == 1 and clothing["new_form_subjects"]["total"] == 1
+
+
+async def test_a_bureau_sees_the_websites_and_new_form_subjects_of_its_area_only(world: Running) -> None:
+    async def overview_for(bureau: str, **params: str) -> dict[str, Any]:
+        answer = await world.http.get("/v1/cockpits/overview", params=params, headers=world.auth("bureau", region=bureau))
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+    hangzhou = await overview_for("330100", region="310101")  # asking for Shanghai still answers Hangzhou
+    assert hangzhou["filters"]["region"] == "330100"
+    assert hangzhou["websites"]["total"] == 2 and hangzhou["new_form_subjects"]["total"] == 3
+    assert "310101" not in counts(hangzhou["websites"]["by_region"], "region")
+    yuhang = await overview_for("330110", platform="P002")
+    assert yuhang["websites"]["total"] == 1
+    assert counts(yuhang["new_form_subjects"]["by_platform"], "platform_id") == {"P002": 1}
