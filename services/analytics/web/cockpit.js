@@ -33,6 +33,8 @@ const T = {
     "kpi.connected": "接入红旗渠平台",
     "kpi.stores": "在营网店",
     "kpi.aboveThreshold": "规上网店",
+    "kpi.websites": "企业网站",
+    "kpi.newFormSubjects": "新业态主体",
     "kpi.exchanges": "数据交换次数",
     "kpi.gmv": "交易额 (GMV)",
     "kpi.total": "投诉举报总量",
@@ -47,6 +49,7 @@ const T = {
     "panel.platformDomicile": "平台住所地分布",
     "panel.storesByPlatform": "各平台在营网店",
     "panel.storesByCategory": "网店经营类目",
+    "panel.newFormsByForm": "新业态主体类型分布",
     "panel.gmvByMonth": "交易额月度走势（万元）",
     "panel.gmvByPlatform": "各平台交易额（万元）",
     "panel.gmvByCategory": "交易额类目分布（万元）",
@@ -158,6 +161,8 @@ const T = {
     "kpi.connected": "On the Red Flag Canal",
     "kpi.stores": "Open online stores",
     "kpi.aboveThreshold": "Stores above threshold",
+    "kpi.websites": "Enterprise websites",
+    "kpi.newFormSubjects": "New-business-form subjects",
     "kpi.exchanges": "Data exchanges",
     "kpi.gmv": "Transaction volume (GMV)",
     "kpi.total": "Complaints and reports",
@@ -172,6 +177,7 @@ const T = {
     "panel.platformDomicile": "Platforms by domicile",
     "panel.storesByPlatform": "Open stores by platform",
     "panel.storesByCategory": "Stores by goods category",
+    "panel.newFormsByForm": "New-business-form subjects by form",
     "panel.gmvByMonth": "GMV by month (CNY 10,000)",
     "panel.gmvByPlatform": "GMV by platform (CNY 10,000)",
     "panel.gmvByCategory": "GMV by goods category (CNY 10,000)",
@@ -265,7 +271,8 @@ const T = {
 };
 
 // Code lists → names: [zh, en]. Complaint categories follow contracts/codes.py CATEGORY_LABELS_ZH, states
-// contracts/events/channel.py ComplaintState, platform types contracts/events/bridge.py PlatformType.
+// contracts/events/channel.py ComplaintState, platform types and new business forms contracts/events/bridge.py
+// PlatformType and NewBusinessForm.
 const CODES = {
   category: {
     quality: ["商品质量", "Product quality"],
@@ -305,6 +312,12 @@ const CODES = {
     social: ["社交电商", "Social commerce"],
     group_buying: ["社区团购", "Community group buying"],
     services: ["生活服务", "Local services"],
+    other: ["其他", "Other"],
+  },
+  newForm: {
+    live_streamer: ["直播带货主播", "Live streamers"],
+    micro_store: ["微商", "Micro-stores"],
+    group_buying_leader: ["社区团购团长", "Group-buying leaders"],
     other: ["其他", "Other"],
   },
   kind: {
@@ -692,6 +705,8 @@ function renderOverview() {
   setKpi("overview", "connected", fmtInt(p.connected_to_canal));
   setKpi("overview", "stores", fmtInt(s.total));
   setKpi("overview", "above_threshold", fmtInt(s.above_threshold));
+  setKpi("overview", "websites", fmtInt(d.websites.total));
+  setKpi("overview", "new_form_subjects", fmtInt(d.new_form_subjects.total));
   setKpi("overview", "exchanges", fmtInt(d.data_exchanges.total));
   const gmv = d.gmv || {};
   setKpi(
@@ -719,6 +734,7 @@ function renderOverview() {
     { onClick: (e) => openPlatform(e.data && e.data.platformId) },
   );
   hbar("chart-stores-category", s.by_category.map((r) => ({ name: goodsName(r.category), value: r.count })), { color: PALETTE[3] });
+  pie("chart-new-forms", d.new_form_subjects.by_form.map((r) => ({ name: code("newForm", r.form), value: r.count })));
   // GMV in units of 10,000 CNY (万元), the unit Chinese statistics use; the API sends exact decimal strings.
   const wan = (cny) => Math.round(Number(cny) / 1e4);
   line("chart-gmv-month", (gmv.by_month || []).map((r) => r.month), [

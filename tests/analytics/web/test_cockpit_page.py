@@ -1,6 +1,6 @@
 """The cockpit page in a real browser: Debian's Chromium driven by Playwright, against analytics as a real process
-(``redshield serve analytics``) fed through Kafka with platforms, stores, complaints, their handling and a known
-spike. Every panel renders with data, the language switch works, a click on a platform opens its detail, the page
+(``redshield serve analytics``) fed through Kafka with platforms, stores, enterprise websites, new-business-form
+subjects, complaints, their handling and a known spike. Every panel renders with data, the language switch works, a click on a platform opens its detail, the page
 refreshes itself, and nothing is written to the console as an error. Screenshots go to var/screenshots/."""
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ BASELINE_DAYS = 20  # one delivery complaint a day on P002 before today
 
 def golden(event_type: str, **changes: Any) -> Envelope:
     data = json.loads((GOLDEN / event_type / "1.json").read_text(encoding="utf-8")) | changes
-    subject = str(data.get("complaint_id") or data.get("store_id") or data.get("platform_id"))
+    subject = str(data.get("complaint_id") or data.get("store_id") or data.get("website_id") or data.get("subject_id")
+                  or data.get("platform_id"))
     return Envelope(type=event_type, source="/redshield/test", subject=subject, data=data)
 
 
@@ -107,6 +108,17 @@ def world(now: datetime) -> tuple[list[Envelope], list[Envelope]]:
         golden("redshield.bridge.report.submitted.v1", platform_id="P002", report_id="r-p002-09", month="2026-09",
                sales=[{"category": "服装", "region": "330110", "gmv_cny": "5000000.00", "orders": 100}],
                stores_by_category=[{"category": "服装", "stores": 1}]),
+        # Enterprise websites: two current, one closed (not counted).
+        golden("redshield.bridge.website.registered.v1"),
+        golden("redshield.bridge.website.registered.v1", website_id="W-2", region="330110", category="服装"),
+        golden("redshield.bridge.website.registered.v1", website_id="W-3", region="330108"),
+        golden("redshield.bridge.website.updated.v1", website_id="W-3", region="330108", status="closed", changed=["status"]),
+        # New-business-form subjects: two live streamers, a group-buying leader, a micro-store.
+        golden("redshield.bridge.new_form_subject.registered.v1"),
+        golden("redshield.bridge.new_form_subject.registered.v1", platform_id="P002", subject_id="LIVE-2", region="330110"),
+        golden("redshield.bridge.new_form_subject.registered.v1", subject_id="GB-7781", form="group_buying_leader", region="330110"),
+        golden("redshield.bridge.new_form_subject.registered.v1", platform_id="P003", subject_id="MS-1", form="micro_store",
+               region="330108"),
     ]
     today = now.astimezone(CHINA).date()
     start_of_today = datetime.combine(today, time.min, CHINA)
@@ -200,6 +212,8 @@ def site(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         period = {"from": (date.today() - timedelta(days=40)).isoformat(), "to": (date.today() + timedelta(days=1)).isoformat()}
         wait_for(lambda: here.api("/v1/cockpits/governance", **period)["complaints"]["total"] == TOTAL, 90, "all complaints ingested")
         wait_for(lambda: here.api("/v1/cockpits/overview")["stores"]["total"] == 4, 60, "all stores ingested")
+        wait_for(lambda: here.api("/v1/cockpits/overview")["new_form_subjects"]["total"] == 4, 60, "all new-form subjects ingested")
+        wait_for(lambda: here.api("/v1/cockpits/overview")["websites"]["total"] == 2, 60, "all websites ingested")
         wait_for(
             lambda: here.api("/v1/cockpits/governance", **period)["first_handling"]["deadline_missed"] == 1, 60, "all handling ingested"
         )
@@ -311,10 +325,11 @@ def test_the_overview_shows_every_panel_with_data(site: Site, open_page: Callabl
     overview = site.api("/v1/cockpits/overview")
     assert (view.kpi("overview", "platforms"), view.kpi("overview", "connected"), view.kpi("overview", "stores")) == ("3", "2", "4")
     assert view.kpi("overview", "exchanges") == str(overview["data_exchanges"]["total"])
+    assert (view.kpi("overview", "websites"), view.kpi("overview", "new_form_subjects")) == ("2", "4")
     assert overview["gmv"]["total_cny"] == "32721540.50"
     assert view.kpi("overview", "gmv") == "0.33 亿元"
     assert view.charts_drawn("overview") == ["chart-platform-types", "chart-platform-domicile", "chart-stores-platform", "chart-gmv-month",
-                                             "chart-gmv-platform", "chart-gmv-category", "chart-stores-category"]
+                                             "chart-gmv-platform", "chart-gmv-category", "chart-stores-category", "chart-new-forms"]
     by_month = view.option("chart-gmv-month")
     assert by_month["xAxis"][0]["data"] == ["2026-09", "2026-10"] and by_month["series"][0]["data"] == [500, 2772]  # 万元
     assert view.option("chart-gmv-platform")["yAxis"][0]["data"] == ["西湖优选电商平台", "运河集市"]  # names, largest first
@@ -327,6 +342,8 @@ def test_the_overview_shows_every_panel_with_data(site: Site, open_page: Callabl
     assert set(districts) == {"西湖区", "余杭区", "滨江区"}
     categories = view.option("chart-stores-category")["yAxis"][0]["data"]
     assert set(categories) == {"食品", "服装", "数码产品"}
+    forms = {d["name"]: d["value"] for d in view.option("chart-new-forms")["series"][0]["data"]}
+    assert forms == {"直播带货主播": 2, "社区团购团长": 1, "微商": 1}
     rows = view.page.locator("#platform-list tbody tr")
     assert rows.count() == 3
     assert "西湖优选电商平台" in rows.nth(0).inner_text() and "西湖区" in rows.nth(0).inner_text()
@@ -420,6 +437,10 @@ def test_the_language_switch_turns_every_label_to_english_and_is_remembered(site
     assert view.page.locator("#tab-overview").inner_text() == "Platform overview"
     assert view.page.locator("#tab-governance").inner_text() == "Platform governance"
     assert view.page.locator("#overview [data-kpi='platforms'] .kpi-label").inner_text() == "Platforms"
+    assert view.page.locator("#overview [data-kpi='websites'] .kpi-label").inner_text() == "Enterprise websites"
+    assert view.page.locator("#overview [data-kpi='new_form_subjects'] .kpi-label").inner_text() == "New-business-form subjects"
+    forms = {d["name"] for d in view.option("chart-new-forms")["series"][0]["data"]}
+    assert forms == {"Live streamers", "Group-buying leaders", "Micro-stores"}
     types = {d["name"] for d in view.option("chart-platform-types")["series"][0]["data"]}
     assert types == {"B2C retail", "Live-stream commerce", "Food delivery"}
     assert set(view.option("chart-platform-domicile")["yAxis"][0]["data"]) == {"Xihu", "Yuhang", "Binjiang"}
