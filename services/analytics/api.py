@@ -63,7 +63,8 @@ def build_router(service: Service, ch: ClickHouse, ingest: Ingest) -> APIRouter:
         if caller.role is Role.BUREAU:
             # A bureau sees its own region; a narrower region inside it is allowed.
             assert caller.region is not None
-            own = caller.region.rstrip("0")
+            # By whole code levels: bureau 330110's prefix is 330110, not "33011" (which 330111, its neighbour, shares).
+            own = cockpits.region_prefix(caller.region)
             if region is None or not region.startswith(own):
                 region = caller.region
         return cockpits.Filters(f_start, f_end, region, platform, category)

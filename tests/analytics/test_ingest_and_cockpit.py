@@ -95,6 +95,16 @@ async def test_a_bureau_sees_only_its_region(analytics: Running, kafka_bootstrap
     assert await total(analytics, region="310000") == 1
 
 
+@pytest.mark.parametrize(("asked", "seen"), [("330111", "330110"), ("330100", "330110"), ("330110", "330110"), (None, "330110")])
+async def test_a_district_bureau_cannot_widen_its_view_to_a_neighbouring_district(analytics: Running, asked: str | None,
+                                                                                   seen: str) -> None:
+    params = {"from": "2026-01-01", "to": "2026-12-31"} | ({"region": asked} if asked else {})
+    for cockpit in ("governance", "overview"):
+        answer = await analytics.http.get(f"/v1/cockpits/{cockpit}", params=params, headers=analytics.auth("bureau", region="330110"))
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["filters"]["region"] == seen
+
+
 class FailsAfterInsertOnce(ClickHouse):
     """Inserts for real, then reports a failure once: the caller cannot know the rows landed."""
 
