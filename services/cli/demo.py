@@ -779,6 +779,52 @@ def _place(region: str) -> str:
 ANSWER_WINDOW: Final = {"small": 8.0, "hangzhou": 24.0}
 
 
+async def _subjects_all(bridge_url: str, world_name: str, world: tuple[demo_world.WorldPlatform, ...], *, seed: int,
+                        errors: list[str]) -> tuple[int, int]:
+    """The bureau files its enterprise websites; every platform declares its new-business-form subjects.
+    (websites on file, new-form subjects on file), counting those a rerun finds already there."""
+    import httpx
+
+    regulator = {"Authorization": f"Bearer {_token('regulator')}"}
+    tokens = _tokens([p.platform_id for p in world])
+    sites = subjects = 0
+    gate = asyncio.Semaphore(4)
+    async with httpx.AsyncClient(base_url=bridge_url, timeout=60.0) as client:
+
+        async def site(body: dict[str, Any]) -> None:
+            nonlocal sites
+            async with gate:
+                try:
+                    answer = await client.post("/v1/websites", json=body, headers=regulator)
+                except httpx.HTTPError as exc:
+                    errors.append(f"website {body['website_id']}: {exc!r}")
+                    return
+            if answer.status_code in (201, 409):  # 409: filed by an earlier run
+                sites += 1
+            else:
+                errors.append(f"website {body['website_id']}: HTTP {answer.status_code} {answer.text[:300]}")
+
+        async def declare(p: demo_world.WorldPlatform) -> None:
+            nonlocal subjects
+            headers = {"Authorization": f"Bearer {tokens[p.platform_id]}"}
+            for subject_id, body in demo_world.new_form_subjects(p, seed=seed):
+                async with gate:
+                    try:
+                        answer = await client.put(f"/v1/platforms/{p.platform_id}/new-form-subjects/{subject_id}", json=body,
+                                                  headers=headers)
+                    except httpx.HTTPError as exc:
+                        errors.append(f"new-form subject {p.platform_id}/{subject_id}: {exc!r}")
+                        return
+                if answer.status_code in (200, 201):
+                    subjects += 1
+                else:
+                    errors.append(f"new-form subject {p.platform_id}/{subject_id}: HTTP {answer.status_code} {answer.text[:300]}")
+                    return
+
+        await asyncio.gather(*(site(body) for body in demo_world.websites(world_name, seed=seed)), *(declare(p) for p in world))
+    return sites, subjects
+
+
 async def run(complaints: int = 60, channel_url: str = "http://127.0.0.1:8102", *, seed: int = DEFAULT_SEED, world: str = "small",
               bridge_url: str | None = None, answer_seconds: float | None = None) -> int:
     """Build the demo world and send its complaints; print what was done. 0 when everything was accepted.
@@ -823,6 +869,7 @@ async def run(complaints: int = 60, channel_url: str = "http://127.0.0.1:8102", 
     print(f"demo: stores: {submitted} store lists for {period} submitted, {rows_sent} stores", flush=True)
     months = demo_world.past_months(datetime.now(CHINA_TIME).date(), REPORT_MONTHS)
     reporting = asyncio.create_task(_report_all(bridge_url, everyone, seed=seed, months=months, errors=errors) if registered else _pair())
+    declaring = asyncio.create_task(_subjects_all(bridge_url, world, everyone, seed=seed, errors=errors) if registered else _pair())
 
     # (3) the complaint stream
     items = filings(complaints, seed=seed, world=world)
@@ -858,6 +905,8 @@ async def run(complaints: int = 60, channel_url: str = "http://127.0.0.1:8102", 
     answers = await _answer_loop(channel_url, bootstrap, prefix, everyone, seed=seed, window=window, errors=errors)
     reports_new, reports_known = await reporting
     print(f"demo: monthly reports {months[0]}…{months[-1]}: {reports_new} new, {reports_known} already reported", flush=True)
+    sites, subjects = await declaring
+    print(f"demo: {sites} enterprise websites and {subjects} new-business-form subjects on file", flush=True)
 
     for line in summary(items, world, seed=seed):
         print(line)

@@ -356,3 +356,69 @@ def monthly_report(p: WorldPlatform, month: str, *, seed: int = 2026) -> dict[st
         ],
         "stores_by_category": [{"category": c, "stores": n} for c, n in sorted(by_category.items())],
     }
+
+
+#: Sites a city's bureau keeps on file: enterprises selling from a website of their own (about one per
+#: two platforms in the Hangzhou world), by what they sell.
+WEBSITE_CATEGORIES: Final = ("茶叶", "丝绸", "服装", "数码配件", "家居用品", "保健食品", "文创", "母婴用品")
+WEBSITE_DOMAIN_WORDS: Final = ("xihu", "qiantang", "yunhe", "longjing", "liangzhu", "xixi", "zhijiang", "fuchun", "tianmu", "hushan")
+#: New-business-form subjects by the platform's type: streamers on live-stream platforms, micro-stores on social
+#: ones, leaders on group-buying ones; a few of each elsewhere.
+FORMS_BY_TYPE: Final[dict[str, tuple[str, ...]]] = {
+    "live_stream": ("live_streamer",) * 8 + ("other",),
+    "social": ("micro_store",) * 6 + ("live_streamer", "other"),
+    "group_buying": ("group_buying_leader",) * 6 + ("micro_store",),
+}
+OTHER_FORMS: Final = ("live_streamer", "micro_store", "group_buying_leader", "other")
+
+
+def websites(world: str = "hangzhou", *, seed: int = 2026) -> list[dict[str, Any]]:
+    """Enterprise websites to register: valid USCCs and ICP filings in Hangzhou's districts; one in twelve
+    suspended, one in twenty closed."""
+    count = PLATFORM_COUNT[world] // 2
+    rng = random.Random(f"websites:{seed}")
+    districts = sorted(HANGZHOU)
+    sites = []
+    for n in range(1, count + 1):
+        region = districts[rng.randrange(len(districts))]
+        word = WEBSITE_DOMAIN_WORDS[n % len(WEBSITE_DOMAIN_WORDS)]
+        status = "closed" if n % 20 == 0 else "suspended" if n % 12 == 0 else "active"
+        sites.append({
+            "website_id": f"W{n:04d}",
+            "operator_name": f"杭州{rng.choice(PLACE_WORDS)}{rng.choice(BRAND_WORDS)}电子商务有限公司",
+            "uscc": uscc_for(region, f"website:{seed}:{n}"),
+            "domain": f"{word}{n:03d}.com.cn",
+            "url": f"https://www.{word}{n:03d}.com.cn/",
+            "icp_filing": f"浙ICP备{20_000_000 + rng.randrange(9_999_999)}号-1",
+            "region": region,
+            "category": rng.choice(WEBSITE_CATEGORIES),
+            "status": status,
+        })
+    return sites
+
+
+def new_form_subjects(p: WorldPlatform, *, seed: int = 2026) -> list[tuple[str, dict[str, Any]]]:
+    """(subject id, body) for the platform's new-business-form subjects: more on live-stream, social and
+    group-buying platforms; individuals with an ID number and the exemption declaration, or a USCC (92…)."""
+    rng = random.Random(f"new-forms:{seed}:{p.platform_id}")
+    forms = FORMS_BY_TYPE.get(p.type, OTHER_FORMS)
+    count = rng.randrange(6, 16) if p.type in FORMS_BY_TYPE else rng.randrange(0, 4)
+    districts = sorted(HANGZHOU)
+    subjects = []
+    for n in range(1, count + 1):
+        region = districts[rng.randrange(len(districts))]
+        name = f"{rng.choice(SURNAMES)}{rng.choice(GIVEN)}"
+        key = f"{p.platform_id}:{n}"
+        body: dict[str, Any] = {
+            "form": rng.choice(forms),
+            "name": name,
+            "region": region,
+            "handle": f"@{p.code.lower()}_{n:03d}",
+            "category": rng.choice(p.main_categories),
+        }
+        if n % 3 == 0:
+            body["uscc"] = uscc_for(region, f"new-form:{seed}:{key}", kind="92")
+        else:
+            body |= {"id_number": id_number_for(region, f"new-form:{seed}:{key}"), "exemption_declared": True}
+        subjects.append((f"{p.code}-NF{n:03d}", body))
+    return subjects

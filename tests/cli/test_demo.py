@@ -54,6 +54,26 @@ def test_merchant_credit_codes_are_valid_and_some_stores_publish_none() -> None:
     assert any("uscc" not in m for m in merchants)
 
 
+def test_the_world_s_websites_and_new_form_subjects_are_what_bridge_accepts() -> None:
+    from services.bridge.new_form_rules import NewFormSubjectForm
+    from services.bridge.validation import id_number_valid
+    from services.bridge.website_rules import WebsiteRegistration
+
+    sites = demo_world.websites("hangzhou")
+    assert len(sites) == 55 and len({s["website_id"] for s in sites}) == 55
+    for site in sites:
+        WebsiteRegistration.model_validate(site)
+        assert is_valid(site["uscc"]) and site["region"] in demo_world.HANGZHOU
+    assert {s["status"] for s in sites} == {"active", "suspended", "closed"}
+    forms: set[str] = set()
+    for p in demo_world.platforms("hangzhou"):
+        for _, body in demo_world.new_form_subjects(p):
+            NewFormSubjectForm.model_validate(body)
+            assert is_valid(body["uscc"]) if "uscc" in body else id_number_valid(body["id_number"]) and body["exemption_declared"]
+            forms.add(body["form"])
+    assert forms == {"live_streamer", "micro_store", "group_buying_leader", "other"}
+
+
 def test_the_same_seed_gives_the_same_feed_and_more_complaints_extend_it() -> None:
     assert demo.filings(60, seed=7, now=NOW) == demo.filings(60, seed=7, now=NOW)
     assert demo.filings(80, seed=7, now=NOW)[:60] == demo.filings(60, seed=7, now=NOW)
@@ -122,6 +142,10 @@ async def test_the_hangzhou_world_fills_the_cockpits_through_the_public_apis(kaf
         today = datetime.now(demo.CHINA_TIME).date()
         months = demo_world.past_months(today, demo.REPORT_MONTHS)
         gmv = sum((Decimal(s["gmv_cny"]) for p in world for m in months for s in demo_world.monthly_report(p, m)["sales"]), Decimal(0))
+        sites = demo_world.websites("hangzhou")
+        on_file = sum(1 for site in sites if site["status"] != "closed")
+        subjects = sum(len(demo_world.new_form_subjects(p)) for p in world)
+        assert f"demo: {len(sites)} enterprise websites and {subjects} new-business-form subjects on file" in printed, printed
         params = {"from": (today - timedelta(days=15)).isoformat(), "to": today.isoformat()}
         base = f"http://127.0.0.1:{ports['analytics']}"
         overview: dict[str, Any] = {}
@@ -134,7 +158,8 @@ async def test_the_hangzhou_world_fills_the_cockpits_through_the_public_apis(kaf
                 if (overview["platforms"]["total"] == 110 and overview["stores"]["total"] == stores
                         and governance["complaints"]["total"] == complaints
                         and governance["first_handling"]["answered"] >= int(answered.group(1))
-                        and overview["gmv"].get("reports") == len(world) * len(months)):
+                        and overview["gmv"].get("reports") == len(world) * len(months)
+                        and overview["websites"]["total"] == on_file and overview["new_form_subjects"]["total"] == subjects):
                     break
                 await asyncio.sleep(1)
         assert overview["platforms"]["total"] == 110 and overview["platforms"]["connected_to_canal"] == 15, overview["platforms"]
@@ -144,6 +169,8 @@ async def test_the_hangzhou_world_fills_the_cockpits_through_the_public_apis(kaf
         assert governance["complaints"]["total"] == complaints, governance["complaints"]
         assert Decimal(overview["gmv"]["total_cny"]) == gmv, overview["gmv"]  # every month of every platform, to the fen
         assert [m["month"] for m in overview["gmv"]["by_month"]] == months
+        assert overview["websites"]["total"] == on_file, overview["websites"]
+        assert overview["new_form_subjects"]["total"] == subjects, overview["new_form_subjects"]
         assert {p["platform_id"] for p in governance["complaints"]["by_platform"]} == {i.platform_id for i in items}
         handled = governance["first_handling"]
         assert handled["answered"] >= int(answered.group(1)) and 0 < handled["settled"] <= handled["answered"] < handled["assigned"], handled
@@ -154,6 +181,7 @@ async def test_the_hangzhou_world_fills_the_cockpits_through_the_public_apis(kaf
         assert again == 0, printed
         assert "demo: platforms: 0 registered, 110 already registered" in printed, printed
         assert f": 0 new, {len(world) * len(months)} already reported" in printed, printed
+        assert f"demo: {len(sites)} enterprise websites and {subjects} new-business-form subjects on file" in printed, printed
         # Over HTTP channel answers "duplicate"; feed records are deduplicated inside channel, unseen by the sender.
         assert f", {sent.group(2)} already known" in printed, printed
     finally:
