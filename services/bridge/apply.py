@@ -33,6 +33,7 @@ from contracts import topics
 from contracts.envelope import CONTENT_TYPE, SPECVERSION, Envelope, format_time
 from contracts.events.bridge import StoreClosed, StoreRegistered, StoreUpdated, SubmissionApplied
 from contracts.ids import new_id
+from services.bridge import metrics
 from services.bridge.deadlines import window
 from services.bridge.platforms import SOURCE
 from services.bridge.store import STORE_FIELDS, findings, for_update, platforms, staged_stores, stores, submissions, write_audit
@@ -153,12 +154,13 @@ class Applier:
 
     async def _give_up(self, submission_id: str, exc: Exception) -> None:
         async with self.service.uow() as uow:
-            await uow.conn.execute(sa.update(submissions)
-                                   .where(submissions.c.submission_id == submission_id, submissions.c.state == State.STAGED)
-                                   .values(state=State.FAILED, failure=f"apply failed: {type(exc).__name__}: {exc}"[:2000]))
+            failed = await uow.conn.execute(sa.update(submissions)
+                                            .where(submissions.c.submission_id == submission_id, submissions.c.state == State.STAGED)
+                                            .values(state=State.FAILED, failure=f"apply failed: {type(exc).__name__}: {exc}"[:2000]))
             await write_audit(uow.conn, at=self.clock.now(), actor="bridge", role="system", action="submission.failed",
                               target=f"submission:{submission_id}", detail={"error": repr(exc)[:500]})
             await uow.commit()
+        metrics.submissions_reached(State.FAILED, failed.rowcount)
 
     # -- one submission, one transaction ---------------------------------------------------------------------
     async def apply(self, submission_id: str) -> bool:
@@ -201,6 +203,8 @@ class Applier:
             await uow.commit()
             lap("commit")
         self.last_seconds = seconds
+        metrics.applied(seconds, counts)
+        metrics.submissions_reached(State.APPLIED)
         self.service.committed.set()  # wake the relay: the events are in the outbox
         self._failures.pop(submission_id, None)
         log.info("submission applied", extra={"fields": {"submission_id": submission_id, **counts, "seconds": seconds}})

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
 from contracts.events.bridge import NewBusinessForm, WebsiteStatus
+from services.bridge import metrics
 from services.bridge.new_form_rules import NewFormSubjectForm
 from services.bridge.new_forms import WRITERS as NEW_FORM_WRITERS
 from services.bridge.new_forms import NewForms, UnknownPlatform, subject_view
@@ -170,6 +171,7 @@ def build_router(service: Service, sites: Websites, new_forms: NewForms, batches
             async with service.uow() as uow:
                 answer = await batches.post(uow, caller=caller, platform_id=platform_id, records=records)
                 await uow.commit()
+            metrics.store_batch_applied(answer["counts"])
         except BatchRefused as exc:
             errors = [{"field": exc.field, "message": exc.detail, "type": exc.reason}] if exc.field else []
             raise Problem(422, "Batch refused", exc.detail, PROBLEMS + exc.reason, errors=errors, limit=MAX_RECORDS) from exc

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.events.bridge import UsccCheck
 from contracts.ids import new_id
+from services.bridge import metrics
 from services.bridge.domain import china_date
 from services.bridge.staging import stage_rows
 from services.bridge.store import findings, staged_stores, submissions, uscc_overrides, write_audit
@@ -92,6 +93,7 @@ class Receiver:
                     previous: dict[str, Any] | None) -> str:
         """Open (or, for a resend of a broken upload with the same key, reopen) a submission; returns its id."""
         now = self.clock.now()
+        superseded = False
         async with self.service.uow() as uow:
             action = "submission.received"
             if previous is not None:
@@ -104,6 +106,7 @@ class Receiver:
                     state=sa.case((submissions.c.state == State.RECEIVING, State.INTERRUPTED.value), else_=submissions.c.state),
                     failure=sa.func.coalesce(submissions.c.failure, "superseded by a resend with the same Idempotency-Key")))
                 action = "submission.resent"
+                superseded = previous["state"] == State.RECEIVING
             submission_id = new_id()
             await uow.conn.execute(sa.insert(submissions).values(
                 submission_id=submission_id, platform_id=platform_id, period=period, format=fmt, idempotency_key=idempotency_key,
@@ -113,12 +116,15 @@ class Receiver:
                               detail={"platform_id": platform_id, "period": period, "format": fmt, "idempotency_key": idempotency_key,
                                       "replaces": previous["submission_id"] if previous else None})
             await uow.commit()
+        if superseded:
+            metrics.submissions_reached(State.INTERRUPTED)
         return submission_id
 
     async def receive(self, submission_id: str, rows: RowStream) -> State:
         """Stage every valid row of ``rows``; any exception leaves the submission unapplied and marked interrupted."""
         day = china_date(self.clock.now())
         batch = _Batch()
+        metrics.RECEIVING.inc()
         try:
             unknown = rows.unknown_columns()
             if unknown:
@@ -134,6 +140,8 @@ class Receiver:
         except BaseException as exc:
             await self._interrupted(submission_id, exc)
             raise
+        finally:
+            metrics.RECEIVING.dec()
 
     def _check(self, item: Any, fast: FastCheck, batch: _Batch) -> None:
         batch.total += 1
@@ -199,6 +207,7 @@ class Receiver:
             if progress.rowcount != 1:
                 raise Superseded(submission_id)  # rolls this batch back
             await uow.commit()
+        metrics.rows_committed(staged=len(staged), flagged=len(batch.flagged_lines), refused=batch.refused)
 
     async def _apply_overrides(self, conn: AsyncConnection, batch: _Batch) -> None:
         """A failing code a person already confirmed is not flagged again."""
@@ -231,6 +240,7 @@ class Receiver:
                 bytes_received=rows.reader.bytes_read,
                 failure=None if staged else "no valid row: applying it would close every store of the platform"))
             await uow.commit()
+        metrics.submissions_reached(state)
         return state
 
     async def _interrupted(self, submission_id: str, exc: BaseException) -> None:
@@ -238,11 +248,13 @@ class Receiver:
         try:
             async with self.service.uow() as uow:
                 await _drop_staging(uow.conn, submission_id)
-                await uow.conn.execute(sa.update(submissions).where(
+                marked = await uow.conn.execute(sa.update(submissions).where(
                     submissions.c.submission_id == submission_id, submissions.c.state == State.RECEIVING).values(
                     state=State.INTERRUPTED, failure=f"upload broke off: {type(exc).__name__}: {exc}"[:2000],
                     heartbeat_at=self.clock.now()))
                 await uow.commit()
+            # A superseded upload was counted interrupted by the resend that took its key.
+            metrics.submissions_reached(State.INTERRUPTED, marked.rowcount)
         except Exception:
             # The janitor finds it by its stale heartbeat; nothing of it is applied either way.
             log.exception("could not mark submission %s interrupted", submission_id)
@@ -259,6 +271,7 @@ class Receiver:
                 await uow.conn.execute(sa.update(submissions).where(submissions.c.submission_id == submission_id).values(
                     state=State.INTERRUPTED, failure="upload stopped without finishing (no progress); resend it"))
             await uow.commit()
+        metrics.submissions_reached(State.INTERRUPTED, len(stale))
         return len(stale)
 
 
