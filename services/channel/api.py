@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from contracts.events.channel import ComplaintFiling, ComplaintState, DeadlineRef, FirstHandlingAnswer
-from services.channel import batch, bureau_intake, bureau_track, first_handling, lists, mediation, receipts_api, store
+from services.channel import batch, bureau_intake, bureau_track, first_handling, lists, mediation, metrics, receipts_api, store
 from services.channel.domain import GroundRequired, IllegalTransition, IntakeRejected, check_filing, in_scope
 from services.channel.handling import Handling, UnknownComplaint
 from services.channel.intake import Intake
@@ -115,6 +115,7 @@ def build_router(service: Service, intake: Intake, handling: Handling) -> APIRou
                 steps = await first_handling.answer(handling, uow, platform_id=caller.platform_id, complaint_id=complaint_id, reply=reply,
                                                     actor=caller.subject)
                 await uow.commit()
+            metrics.platform_responded(reply.outcome)
         except UnknownComplaint as exc:
             raise Problem(404, "Not found", str(exc)) from exc
         except (IllegalTransition, GroundRequired, store.StaleTrack) as exc:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.codes import IntakeChannel
 from contracts.events.channel import ComplaintFiling
+from services.channel import metrics
 from services.channel.domain import IntakeRejected, check_filing
 from services.channel.intake import Intake
 from services.channel.responses import PROBLEMS
@@ -86,6 +87,7 @@ def build_router(service: Service, intake: Intake) -> APIRouter:
         async with service.uow() as uow:
             filed = await intake.file(uow, platform_id=caller.platform_id, filings=[f for _, f in good], intake=IntakeChannel.PLATFORM_API)
             await uow.commit()
+        metrics.filed(IntakeChannel.PLATFORM_API, filed)
         for (index, _), item in zip(good, filed, strict=True):
             fields = {k: v for k, v in item.body().items() if k != "duplicate"}
             results[index] = ItemResult(index=index, status="duplicate" if item.duplicate else "created",

@@ -23,7 +23,7 @@ from contracts.events.channel import (
     Merchant,
     Order,
 )
-from services.channel import domain, store
+from services.channel import domain, metrics, store
 from services.channel.bureau_track import in_region
 from services.channel.domain import IntakeRejected
 from services.channel.handling import Handling
@@ -103,6 +103,7 @@ def build_router(service: Service, intake: Intake, handling: Handling) -> APIRou
                     (filed,) = await intake.file(uow, platform_id=body.platform_id, filings=[filing], intake=_SOURCES[body.source_channel],
                                                  home_region=caller.region, intake_key=key)
                     await uow.commit()
+            metrics.filed(_SOURCES[body.source_channel], [filed])
         except IntakeRejected as exc:
             raise Problem(422, "Filing refused", exc.detail, PROBLEMS + exc.reason) from exc
         return JSONResponse(filed.body() | {"intake_id": body.intake_id}, status_code=202)

@@ -11,10 +11,10 @@ from contracts import topics
 from contracts.codes import IntakeChannel
 from contracts.envelope import Envelope
 from contracts.events.channel import ComplaintAnswered, ComplaintFiling, ComplaintSubmitted, FirstHandlingAnswer
-from services.channel import first_handling
+from services.channel import first_handling, metrics
 from services.channel.domain import IllegalTransition, IntakeRejected, TransitionError, check_filing
 from services.channel.handling import Handling, UnknownComplaint
-from services.channel.intake import Intake
+from services.channel.intake import Filed, Intake
 from services.runtime.consumer import Delivery, Rejected
 from services.runtime.service import Service
 
@@ -70,10 +70,17 @@ def feed_handler(service: Service, intake: Intake):  # type: ignore[no-untyped-d
             seen_first = await uow.first_times(
                 FEED_CONSUMER, [(d.envelope.source, d.envelope.id) for items in by_platform.values() for d, _ in items]
             )
+            filed: list[Filed] = []
             for platform, items in by_platform.items():
-                fresh = [filing for d, filing in items if (d.envelope.source, d.envelope.id) in seen_first]
-                await intake.file(uow, platform_id=platform, filings=fresh, intake=IntakeChannel.PLATFORM_FEED)
+                fresh: list[ComplaintFiling] = []
+                for d, filing in items:
+                    if (d.envelope.source, d.envelope.id) in seen_first:
+                        # Once per event: the inbox already counted a redelivery in the same poll as a duplicate.
+                        seen_first.discard((d.envelope.source, d.envelope.id))
+                        fresh.append(filing)
+                filed += await intake.file(uow, platform_id=platform, filings=fresh, intake=IntakeChannel.PLATFORM_FEED)
             await uow.commit()
+        metrics.filed(IntakeChannel.PLATFORM_FEED, filed)
         return rejected
 
     return handle
@@ -99,10 +106,13 @@ def answers_handler(service: Service, handling: Handling):  # type: ignore[no-un
             reply = FirstHandlingAnswer(outcome=record.outcome, refund_amount=record.refund_amount, reason=record.reason)
             try:
                 async with service.uow() as uow:
-                    if await uow.first_time(ANSWERS_CONSUMER, envelope.source, envelope.id):
+                    fresh = await uow.first_time(ANSWERS_CONSUMER, envelope.source, envelope.id)
+                    if fresh:
                         await first_handling.answer(handling, uow, platform_id=platform, complaint_id=record.complaint_id, reply=reply,
                                                     actor=f"feed:{envelope.source}")
                     await uow.commit()
+                if fresh:
+                    metrics.platform_responded(reply.outcome)
             except UnknownComplaint as exc:
                 rejected.append((delivery, Rejected("unknown-complaint", str(exc))))
             except IllegalTransition as exc:

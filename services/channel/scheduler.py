@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 
-from services.channel import domain, store
+from services.channel import domain, metrics, store
 from services.channel.handling import Handling
 from services.runtime.uow import UnitOfWork
 
@@ -22,8 +23,12 @@ log = logging.getLogger("redshield.channel.scheduler")
 
 
 class DeadlineScheduler:
-    def __init__(self, *, uow: Callable[[], UnitOfWork], handling: Handling, interval: float, batch_size: int = 200) -> None:
+    def __init__(self, *, uow: Callable[[], UnitOfWork], handling: Handling, interval: float, batch_size: int = 200,
+                 count_every: float = 60.0) -> None:
         self.uow = uow
+        # The open-items gauge is a GROUP BY over the open items: once a minute, not on every scrape or pass.
+        self.count_every = count_every
+        self._counted_at: float | None = None
         self.handling = handling
         self.interval = interval
         self.batch_size = batch_size
@@ -50,6 +55,7 @@ class DeadlineScheduler:
                 return 0  # settled by someone else, or the deadline closed meanwhile
             track = loaded.track
             assert track.deadline is not None
+            kind = track.deadline.kind
             sent = 0
             if notice.missed or now < track.deadline.deadline.expires_at:
                 # A clock that jumped past the whole window sends "missed" only: "approaching" after the fact
@@ -63,12 +69,22 @@ class DeadlineScheduler:
                     await store.update_track(uow.conn, loaded, steps)
                     await self.handling.record(uow, steps)
             await uow.commit()
-            return sent
+        if notice.missed:
+            metrics.deadline_missed(kind)
+        return sent
+
+    async def count_open(self) -> None:
+        async with self.uow() as uow:
+            counts = await store.open_counts(uow.conn)
+        metrics.open_items(counts, store.OPEN_STATES)
+        self._counted_at = time.monotonic()
 
     async def run(self) -> None:
         while not self._stopping.is_set():
             try:
                 await self.run_once()
+                if self._counted_at is None or time.monotonic() - self._counted_at >= self.count_every:
+                    await self.count_open()
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from contracts.codes import IntakeChannel
 from contracts.events.channel import ComplaintFiling
+from services.channel import metrics
 from services.channel.domain import IntakeRejected
 from services.channel.intake import Filed, Intake
 from services.runtime.batching import GroupCommit
@@ -53,6 +54,7 @@ class SingleIntake:
                 for index, one in zip(indexes, filed, strict=True):
                     results[index] = one
             await uow.commit()
+        metrics.filed(IntakeChannel.PLATFORM_API, (r for r in results if isinstance(r, Filed)))
         assert all(r is not None for r in results)
         return [r for r in results if r is not None]
 

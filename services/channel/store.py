@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contracts.codes import FilingKind, RuleSet
 from contracts.events.channel import ComplaintClosed, ComplaintState, DeadlineKind, MediationEndGround
 from contracts.ids import new_id
-from services.channel.domain import Complaint, OpenDeadline, Step, Track
+from services.channel.domain import FINAL_STATES, Complaint, OpenDeadline, Step, Track
 from services.runtime.calendar import Deadline
 from services.runtime.keys import FieldCipher
 from services.runtime.tables import metadata
@@ -563,6 +563,17 @@ class DueNotice:
     deadline_id: str
     complaint_id: str
     missed: bool
+
+
+OPEN_STATES = tuple(s.value for s in ComplaintState if s not in FINAL_STATES)
+
+
+async def open_counts(conn: AsyncConnection) -> dict[str, int]:
+    """Items not yet final, by state. Read through ix_complaints_state_received (state first), so it touches the
+    open items only, never the years of closed ones."""
+    rows = await conn.execute(sa.select(complaints.c.state, sa.func.count()).where(complaints.c.state.in_(OPEN_STATES))
+                              .group_by(complaints.c.state))
+    return {state: int(n) for state, n in rows}
 
 
 async def due_notices(conn: AsyncConnection, now: datetime, limit: int) -> list[DueNotice]:
