@@ -14,7 +14,7 @@ DASHBOARDS = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "dashb
 
 
 def exported_names() -> set[str]:
-    for module in ("services.runtime.metrics", "services.analytics.ingest"):
+    for module in ("services.runtime.metrics", "services.analytics.ingest", "services.bridge.metrics", "services.channel.metrics"):
         importlib.import_module(module)
     names: set[str] = set()
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "summary": ("_sum", "_count")}
