@@ -1,13 +1,17 @@
 """Aggregate tables kept at insert time, so the cockpits read thousands of rows instead of 100 million.
 
 Each complaint *contributes* one row to ``complaint_daily``: its received day (China Standard Time), platform,
-category, region, kind, current state and first-handling flags. When a batch brings a complaint or a handling
-step, the ingest computes the complaint's contribution before and after the batch from the facts already in
-ClickHouse plus the batch, and inserts the difference (-old, +new) into the SummingMergeTree. Because the
-difference is taken against the stored facts (deduplicated by complaint id and event id), a record delivered
-twice in different batches adds nothing the second time, and a state change moves the complaint from one state
-row to the other instead of counting it twice. A retry of the same batch reuses the batch's dedup token, so
-ClickHouse drops the second copy of the deltas even when the facts landed in between.
+category, region, kind, current state and first-handling flags. The ingest keeps, per complaint, a
+:class:`Summary` of what it knows (the complaint as first received and its handling steps folded: newest step,
+first assignment with a due day, first answer, settled, deadline missed) in the ``complaint_ledger``. When a batch
+brings a complaint or a step, the new summary is the stored one with the batch folded in; if it differs, one
+ledger version records it together with the contribution it moves (-old, +new), and the ledger's materialized
+views add that to ``complaint_daily`` and ``complaint_store_daily``.
+
+Folding is idempotent and indifferent to order (maxima, minima and "any"), so a record delivered again, in
+whatever batch, leaves the summary as it was and adds nothing; and because the summary and the contribution it
+moved are the same row, no crash can leave one without the other. A retry of the same batch reuses the batch's
+dedup token, so ClickHouse drops the second copy of the ledger rows.
 
 The functions here are pure; :class:`services.analytics.ingest.Ingest` does the reading and the inserting.
 """
@@ -36,17 +40,6 @@ DAILY_COLUMNS: Final = (
     "deadline_missed",
 )
 STORE_DAILY_COLUMNS: Final = ("platform_id", "day", "store_id", "category", "region", "store_name", "complaints")
-
-#: What the ingest needs to know about a complaint already stored (``complaints_by_id``, keyed by id).
-COMPLAINT_LOOKUP: Final = (
-    "SELECT complaint_id, platform_id, received_at, kind, category, region, store_id, store_name "
-    "FROM complaints_by_id WHERE complaint_id IN (SELECT key FROM {KEYS})"
-)
-#: Its handling steps already stored (``complaint_transitions`` is ordered by complaint id: a key lookup).
-TRANSITION_LOOKUP: Final = (
-    "SELECT complaint_id, event_id, type, state, at, deadline_kind, deadline_due, outcome "
-    "FROM complaint_transitions WHERE complaint_id IN (SELECT key FROM {KEYS})"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,70 +123,250 @@ def contribution(c: Complaint, steps: Iterable[Step]) -> tuple[Any, ...]:
     )
 
 
-def _negated(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    return row[:6] + tuple(-n for n in row[6:])
+#: The ledger's columns, in the order :func:`changes` makes its rows.
+LEDGER_COLUMNS: Final = (
+    "complaint_id",
+    "version",
+    "sign",
+    "platform_id",
+    "day",
+    "category",
+    "region",
+    "kind",
+    "state",
+    "assigned",
+    "answered",
+    "settled",
+    "within_deadline",
+    "deadline_missed",
+    "store_id",
+    "store_name",
+    "store_first",
+    "known",
+    "received_at",
+    "newest_at",
+    "newest_event_id",
+    "newest_state",
+    "due_at",
+    "due_event_id",
+    "due",
+    "first_answer_at",
+)
+SUMMARY_COLUMNS: Final = (
+    "complaint_id",
+    "version",
+    "known",
+    "platform_id",
+    "received_at",
+    "kind",
+    "category",
+    "region",
+    "store_id",
+    "store_name",
+    "assigned",
+    "settled",
+    "deadline_missed",
+    "newest_at",
+    "newest_event_id",
+    "newest_state",
+    "due_at",
+    "due_event_id",
+    "due",
+    "first_answer_at",
+)
+#: The newest summary of each complaint the ingest is about to change (the ledger is ordered by complaint id).
+LEDGER_LOOKUP: Final = (
+    f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM complaint_ledger "
+    "WHERE complaint_id IN (SELECT key FROM {KEYS}) AND sign >= 0 "
+    "ORDER BY complaint_id, version DESC LIMIT 1 BY complaint_id"
+)
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@dataclass(slots=True)
-class Deltas:
-    daily: list[tuple[Any, ...]]
-    store_daily: list[tuple[Any, ...]]
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What the ledger knows of one complaint. Each part is a maximum, a minimum or an "any" over the steps, so
+    folding a step in twice, or in another order, gives the same summary."""
+
+    complaint: Complaint | None = None
+    #: The newest step by (time, event id), and its state.
+    newest: tuple[datetime, str, str] | None = None
+    assigned: bool = False
+    #: The first assignment that carries a due day, by (time, event id).
+    due: tuple[datetime, str, date] | None = None
+    first_answer_at: datetime | None = None
+    settled: bool = False
+    missed: bool = False
+
+    def fold(self, complaint: Complaint | None, steps: Iterable[Step]) -> Summary:
+        """This summary with a complaint (the first version stays) and steps added."""
+        newest, assigned, due, first_answer, settled, missed = (
+            self.newest,
+            self.assigned,
+            self.due,
+            self.first_answer_at,
+            self.settled,
+            self.missed,
+        )
+        for s in steps:
+            if newest is None or (s.at, s.event_id) > newest[:2]:
+                newest = (s.at, s.event_id, s.state)
+            if s.type == "assigned":
+                assigned = True
+                if s.deadline_due is not None and (due is None or (s.at, s.event_id) < due[:2]):
+                    due = (s.at, s.event_id, s.deadline_due)
+            elif s.type == "platform_responded":
+                first_answer = s.at if first_answer is None else min(first_answer, s.at)
+                settled = settled or s.outcome == "settled"
+            elif s.type == "deadline_missed" and s.deadline_kind == "first_handling":
+                missed = True
+        return Summary(self.complaint or complaint, newest, assigned, due, first_answer, settled, missed)
+
+    def contribution(self) -> tuple[Any, ...] | None:
+        """The complaint's row in ``complaint_daily`` (see :func:`contribution`); None while it is not known."""
+        c = self.complaint
+        if c is None:
+            return None
+        answered = self.first_answer_at is not None
+        within = self.first_answer_at is not None and self.due is not None and self.first_answer_at.astimezone(CHINA).date() <= self.due[2]
+        return (
+            c.platform_id,
+            c.received_at.astimezone(CHINA).date(),
+            c.category,
+            c.region,
+            c.kind,
+            self.newest[2] if self.newest is not None else "received",
+            1,
+            int(self.assigned),
+            int(answered),
+            int(self.settled),
+            int(within),
+            int(self.missed),
+        )
 
 
-def deltas(
-    stored_complaints: Mapping[str, Complaint],
-    stored_steps: Mapping[str, Sequence[Step]],
+def summary_from(values: Mapping[str, Any]) -> tuple[int, Summary]:
+    """A ledger row read by :data:`LEDGER_LOOKUP` as (version, summary)."""
+    complaint = None
+    if values["known"]:
+        complaint = Complaint(
+            str(values["complaint_id"]),
+            str(values["platform_id"]),
+            aware(values["received_at"]),
+            str(values["kind"]),
+            str(values["category"]),
+            str(values["region"]),
+            str(values["store_id"]),
+            str(values["store_name"]),
+        )
+    newest = None
+    if values["newest_at"] is not None:
+        newest = (aware(values["newest_at"]), str(values["newest_event_id"]), str(values["newest_state"]))
+    due = None
+    if values["due"] is not None:
+        due = (aware(values["due_at"]), str(values["due_event_id"]), values["due"])
+    answer = values["first_answer_at"]
+    return int(values["version"]), Summary(
+        complaint,
+        newest,
+        bool(values["assigned"]),
+        due,
+        aware(answer) if answer is not None else None,
+        bool(values["settled"]),
+        bool(values["deadline_missed"]),
+    )
+
+
+def _ledger_row(
+    complaint_id: str, version: int, sign: int, summary: Summary, moved: tuple[Any, ...] | None, store_first: bool
+) -> tuple[Any, ...]:
+    c = summary.complaint
+    key = moved if moved is not None else ("", date(1970, 1, 1), "", "", "", "", 0, 0, 0, 0, 0, 0)
+    if sign < 0:
+        # The row that takes the old contribution out carries no summary: the lookup reads rows with sign >= 0.
+        return (complaint_id, version, sign, *key[:6], *key[7:], "", "", 0, 0, _EPOCH, None, "", "", None, "", None, None)
+    newest, due = summary.newest, summary.due
+    return (
+        complaint_id,
+        version,
+        sign,
+        *key[:6],
+        *key[7:],
+        c.store_id if c else "",
+        c.store_name if c else "",
+        int(store_first),
+        int(c is not None),
+        c.received_at if c else _EPOCH,
+        newest[0] if newest else None,
+        newest[1] if newest else "",
+        newest[2] if newest else "",
+        due[0] if due else None,
+        due[1] if due else "",
+        due[2] if due else None,
+        summary.first_answer_at,
+    )
+
+
+def changes(
+    stored: Mapping[str, tuple[int, Summary]],
     batch_complaints: Sequence[Complaint],
     batch_steps: Mapping[str, Sequence[Step]],
-) -> Deltas:
-    """Rows that move the aggregates from the stored facts to the stored facts plus this batch."""
-    new_complaints = {c.complaint_id: c for c in batch_complaints}
-    out = Deltas([], [])
-    for complaint_id in sorted(new_complaints.keys() | batch_steps.keys()):
-        before_c = stored_complaints.get(complaint_id)
-        if before_c is None and complaint_id not in batch_steps and complaint_id not in stored_steps:
+) -> list[tuple[Any, ...]]:
+    """Ledger rows (:data:`LEDGER_COLUMNS`) that move each complaint of the batch from its stored summary to the
+    summary with the batch folded in; nothing for a complaint the batch does not change."""
+    first_seen: dict[str, Complaint] = {}
+    for c in batch_complaints:
+        first_seen.setdefault(c.complaint_id, c)  # the first version of a complaint wins
+    rows: list[tuple[Any, ...]] = []
+    for complaint_id in sorted(first_seen.keys() | batch_steps.keys()):
+        version, before = stored.get(complaint_id, (0, None))
+        if before is None and complaint_id not in batch_steps:
             # Most of a stream: a complaint seen for the first time, with no step yet. Its row is known without
-            # sorting steps; this is contribution(c, ()) written out, and a test holds the two equal.
-            c = new_complaints[complaint_id]
+            # folding; this is the general case below written out, and a test holds the two equal.
+            c = first_seen[complaint_id]
             day = c.received_at.astimezone(CHINA).date()
-            out.daily.append((c.platform_id, day, c.category, c.region, c.kind, "received", 1, 0, 0, 0, 0, 0))
-            out.store_daily.append((c.platform_id, day, c.store_id, c.category, c.region, c.store_name, 1))
-            continue
-        # The first version of a complaint wins: a redelivered ComplaintReceived changes nothing.
-        after_c = before_c or new_complaints.get(complaint_id)
-        if after_c is None:
-            continue  # steps of a complaint not (yet) stored count nowhere, as in the raw queries
-        before_steps = {s.event_id: s for s in stored_steps.get(complaint_id, ())}
-        after_steps = before_steps | {s.event_id: s for s in batch_steps.get(complaint_id, ())}
-        before = contribution(before_c, before_steps.values()) if before_c is not None else None
-        after = contribution(after_c, after_steps.values())
-        if before == after:
-            continue
-        if before is not None:
-            out.daily.append(_negated(before))
-        out.daily.append(after)
-        if before_c is None:
-            out.store_daily.append(
-                (after_c.platform_id, after[1], after_c.store_id, after_c.category, after_c.region, after_c.store_name, 1)
+            rows.append(
+                (
+                    complaint_id,
+                    1,
+                    1,
+                    c.platform_id,
+                    day,
+                    c.category,
+                    c.region,
+                    c.kind,
+                    "received",
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    c.store_id,
+                    c.store_name,
+                    1,
+                    1,
+                    c.received_at,
+                    None,
+                    "",
+                    "",
+                    None,
+                    "",
+                    None,
+                    None,
+                )
             )
-    return out
-
-
-def summed(rows: Sequence[tuple[Any, ...]], key_width: int) -> list[tuple[Any, ...]]:
-    """Rows with the same key (the first ``key_width`` columns) added up, those that come to all zeros dropped: the
-    SummingMergeTree would do the same on merge, and fewer rows make the insert and its materialized views cheaper.
-    A column after the key that is not a number (a store's name) keeps its first value."""
-    out: dict[tuple[Any, ...], list[Any]] = {}
-    for row in rows:
-        key = row[:key_width]
-        held = out.get(key)
-        if held is None:
-            out[key] = list(row[key_width:])
-        else:
-            for n, value in enumerate(row[key_width:]):
-                if isinstance(value, int):
-                    held[n] += value
-    return [key + tuple(values) for key, values in out.items() if any(v for v in values if isinstance(v, int))]
+            continue
+        old = before or Summary()
+        new = old.fold(first_seen.get(complaint_id), batch_steps.get(complaint_id, ()))
+        if new == old:
+            continue  # everything the batch says of it is in the ledger already
+        was, now = old.contribution(), new.contribution()
+        if was is not None and was != now:
+            rows.append(_ledger_row(complaint_id, version + 1, -1, old, was, False))
+        moves = now is not None and was != now
+        rows.append(_ledger_row(complaint_id, version + 1, 1 if moves else 0, new, now, was is None and now is not None))
+    return rows
 
 
 def raw_daily_sql(where: str) -> str:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from prometheus_client import Counter, Gauge, Histogram
 
 from services.analytics import aggregates
-from services.analytics.aggregates import COMPLAINT_LOOKUP, TRANSITION_LOOKUP, Complaint, Step, complaint_from, step_from
+from services.analytics.aggregates import LEDGER_LOOKUP, SUMMARY_COLUMNS, Complaint, Step, Summary, step_from, summary_from
 from services.analytics.clickhouse import ClickHouse
 from services.analytics.processors import COLUMNS, Position, ProcessorError, Rows, process
 from services.runtime.clock import Clock
@@ -21,7 +21,6 @@ from services.runtime.consumer import Delivery, Rejected
 
 log = logging.getLogger("redshield.analytics.ingest")
 _LOOKUP_COLUMNS = ("complaint_id", "platform_id", "received_at", "kind", "category", "region", "store_id", "store_name")
-_STEP_COLUMNS = ("complaint_id", "event_id", "type", "state", "at", "deadline_kind", "deadline_due", "outcome")
 
 INGESTED_ROWS = Counter("redshield_analytics_ingested_rows_total", "Rows inserted into ClickHouse", ["table"])
 INSERT_SECONDS = Histogram(
@@ -82,14 +81,12 @@ class Ingest:
             if newest is None or moment > newest:
                 newest = moment
         if "complaints" in merged or "complaint_transitions" in merged:
-            # Deltas first, measured against the facts as stored before this batch; then the facts. A retry of
-            # the batch reuses the tokens, so deltas already in are dropped even though the facts moved meanwhile.
-            moved = await self.aggregate_deltas(merged)
-            tables = {
-                "complaint_daily": aggregates.summed(moved.daily, 6),
-                "complaint_store_daily": aggregates.summed(moved.store_daily, 5),
-            }
-            merged = {table: rows for table, rows in tables.items() if rows} | merged
+            # The ledger row of a change carries both the complaint's new summary and the contribution it moves,
+            # so whichever of this batch's inserts a crash interrupts, the redelivered records (in whatever batches)
+            # fold into the summaries already stored and move nothing twice.
+            ledger = await self.ledger_changes(merged)
+            if ledger:
+                merged = {"complaint_ledger": ledger} | merged
         # The raw events table goes last: once an event is there, every row made from it is in too.
         digest = _span_digest(positions)
         for table, table_rows in sorted(merged.items(), key=lambda item: item[0] == "events"):
@@ -104,7 +101,7 @@ class Ingest:
                 FRESHNESS.set(max(0.0, (self.clock.now() - newest).total_seconds()))
         return rejected
 
-    async def aggregate_deltas(self, merged: dict[str, list[tuple[object, ...]]]) -> aggregates.Deltas:
+    async def ledger_changes(self, merged: dict[str, list[tuple[object, ...]]]) -> list[tuple[object, ...]]:
         # The rows come from our own processors (strings, aware UTC datetimes): no conversion needed.
         c = {name: n for n, name in enumerate(COLUMNS["complaints"])}
         at = operator.itemgetter(*(c[name] for name in _LOOKUP_COLUMNS))
@@ -114,13 +111,6 @@ class Ingest:
             values = dict(zip(COLUMNS["complaint_transitions"], row, strict=True))
             batch_steps.setdefault(str(values["complaint_id"]), []).append(step_from(values))
         ids = sorted({c.complaint_id for c in batch_complaints} | batch_steps.keys())
-        found_complaints, found_steps = await self.ch.query_by_keys(ids, [COMPLAINT_LOOKUP, TRANSITION_LOOKUP])
-        stored: dict[str, Complaint] = {}
-        for found in found_complaints:
-            complaint = complaint_from(dict(zip(_LOOKUP_COLUMNS, found, strict=True)))
-            stored.setdefault(complaint.complaint_id, complaint)
-        stored_steps: dict[str, list[Step]] = {}
-        for found in found_steps:
-            step = step_from(dict(zip(_STEP_COLUMNS, found, strict=True)))
-            stored_steps.setdefault(str(found[0]), []).append(step)
-        return aggregates.deltas(stored, stored_steps, batch_complaints, batch_steps)
+        (found,) = await self.ch.query_by_keys(ids, [LEDGER_LOOKUP])
+        stored: dict[str, tuple[int, Summary]] = {str(row[0]): summary_from(dict(zip(SUMMARY_COLUMNS, row, strict=True))) for row in found}
+        return aggregates.changes(stored, batch_complaints, batch_steps)

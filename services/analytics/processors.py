@@ -26,7 +26,7 @@ from contracts.events.bridge import (
 )
 from contracts.events.channel import HANDLING_EVENTS, ComplaintReceived
 from contracts.registry import model_for
-from services.analytics.aggregates import DAILY_COLUMNS, STORE_DAILY_COLUMNS
+from services.analytics.aggregates import LEDGER_COLUMNS
 
 EVENT_COLUMNS: Final = (
     "event_id",
@@ -147,9 +147,8 @@ COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "new_form_subjects": NEW_FORM_SUBJECT_COLUMNS,
     "complaint_transitions": TRANSITION_COLUMNS,
     "gmv_reports": GMV_REPORT_COLUMNS,
-    # Written by the ingest from the facts (services/analytics/aggregates.py), never by a processor.
-    "complaint_daily": DAILY_COLUMNS,
-    "complaint_store_daily": STORE_DAILY_COLUMNS,
+    # Written by the ingest from the stored summaries (services/analytics/aggregates.py), never by a processor.
+    "complaint_ledger": LEDGER_COLUMNS,
 }
 
 
