@@ -102,15 +102,23 @@ class Ingest:
         return rejected
 
     async def ledger_changes(self, merged: dict[str, list[tuple[object, ...]]]) -> list[tuple[object, ...]]:
-        # The rows come from our own processors (strings, aware UTC datetimes): no conversion needed.
-        c = {name: n for n, name in enumerate(COLUMNS["complaints"])}
-        at = operator.itemgetter(*(c[name] for name in _LOOKUP_COLUMNS))
-        batch_complaints = [Complaint(*at(row)) for row in merged.get("complaints", [])]
-        batch_steps: dict[str, list[Step]] = {}
-        for row in merged.get("complaint_transitions", []):
-            values = dict(zip(COLUMNS["complaint_transitions"], row, strict=True))
-            batch_steps.setdefault(str(values["complaint_id"]), []).append(step_from(values))
+        batch_complaints, batch_steps = batch_facts(merged)
         ids = sorted({c.complaint_id for c in batch_complaints} | batch_steps.keys())
         (found,) = await self.ch.query_by_keys(ids, [LEDGER_LOOKUP])
-        stored: dict[str, tuple[int, Summary]] = {str(row[0]): summary_from(dict(zip(SUMMARY_COLUMNS, row, strict=True))) for row in found}
+        stored: dict[str, tuple[int, Summary]] = {
+            str(row[0]): summary_from(dict(zip(SUMMARY_COLUMNS, row, strict=True))) for row in found
+        }
         return aggregates.changes(stored, batch_complaints, batch_steps)
+
+
+def batch_facts(merged: dict[str, list[tuple[object, ...]]]) -> tuple[list[Complaint], dict[str, list[Step]]]:
+    """The complaints and handling steps among a batch's rows, as the ledger's rule takes them."""
+    # The rows come from our own processors (strings, aware UTC datetimes): no conversion needed.
+    c = {name: n for n, name in enumerate(COLUMNS["complaints"])}
+    at = operator.itemgetter(*(c[name] for name in _LOOKUP_COLUMNS))
+    batch_complaints = [Complaint(*at(row)) for row in merged.get("complaints", [])]
+    batch_steps: dict[str, list[Step]] = {}
+    for row in merged.get("complaint_transitions", []):
+        values = dict(zip(COLUMNS["complaint_transitions"], row, strict=True))
+        batch_steps.setdefault(str(values["complaint_id"]), []).append(step_from(values))
+    return batch_complaints, batch_steps
