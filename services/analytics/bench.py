@@ -395,7 +395,7 @@ async def run(args: argparse.Namespace, scales: list[int], work: Path) -> dict[s
             (
                 "  analytics ingest, events/s",
                 f"{figures['ingest_events_per_s']:,.0f}" if ingest else "—",
-                "consumer, processors, aggregate deltas, inserts; first row seen → all rows in",
+                "consumer, processors, complaint ledger, inserts; first row seen → all rows in",
             ),
             ("  raw: bare aiokafka consumer, events/s", f"{figures['raw_consume_events_per_s']:,.0f}", "group-less, from the start"),
             (
@@ -442,10 +442,10 @@ async def run(args: argparse.Namespace, scales: list[int], work: Path) -> dict[s
             drop.close()
     finally:
         await kafka.stop()
-    figures["peak_rss_mb"] = benchkit.peak_rss_mb()
+    figures["peak_rss_mb"] = rounded(benchkit.peak_rss_mb(), 0)
     figures["load_average_1m"] = benchkit.load_average()
     rows.append(("process", "", ""))
-    rows.append(("  peak RSS, MB", f"{figures['peak_rss_mb']}", "this process: service, chDB, generator"))
+    rows.append(("  peak RSS, MB", f"{figures['peak_rss_mb']:,.0f}", "this process: service, chDB, generator"))
     say(
         benchkit.table(
             f"redshield bench analytics  (events={args.events}, scales={','.join(map(str, scales))}, queries={args.queries})",
