@@ -75,6 +75,12 @@ def _demo(args: argparse.Namespace) -> int:
     )
 
 
+def _dlq(args: argparse.Namespace) -> int:
+    from services.cli.dlq import main as run_dlq
+
+    return run_dlq(args)
+
+
 def _bench(args: argparse.Namespace) -> int:
     """Each benchmark lives beside what it measures and is imported only when asked for (they pull in a lot)."""
     import asyncio
@@ -129,6 +135,20 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--answer-seconds", type=float, default=None, help="how long connected platforms keep answering")
     demo.add_argument("--seed", type=int, default=2026, help="same seed, same complaints (a rerun files only duplicates)")
     demo.set_defaults(func=_demo)
+
+    dlq = sub.add_parser("dlq", help="a consumer's dead letters: count them, send them back once the cause is fixed")
+    dlq_actions = dlq.add_subparsers(dest="action", required=True)
+    for action, text in (("show", "count dlq.<consumer>.v1 by reason and original topic"),
+                         ("replay", "send dead letters back to their original topic (each consumer applies a record once)")):
+        one = dlq_actions.add_parser(action, help=text)
+        one.add_argument("--consumer", required=True, help="consumer group: analytics, channel, channel-answers, channel-directory")
+        if action == "show":
+            one.add_argument("--limit", type=int, default=10, help="records to list")
+        else:
+            one.add_argument("--reason", action="append",
+                             help="x-dlq-reason to send back, repeatable; 'all' for every reason (default: processing-failed)")
+            one.add_argument("--dry-run", action="store_true", help="count what would be sent, send nothing")
+    dlq.set_defaults(func=_dlq)
 
     bench = sub.add_parser("bench", help="benchmarks that print a table and a JSON line of figures")
     kinds = bench.add_subparsers(dest="what", required=True)
