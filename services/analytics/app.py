@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 
 from fastapi import FastAPI
 
@@ -37,16 +36,6 @@ class AnalyticsSettings(ServiceSettings):
     risk_interval_s: float = 60.0
 
 
-def tune_collector() -> None:
-    """CPython's collector for a process that makes hundreds of thousands of short-lived objects per batch (5,000
-    envelopes, their rows and ledger rows). At the default thresholds (a pass every 700 allocations) it runs
-    hundreds of times a batch, and each older-generation pass walks the whole heap: ``Ingest.handle`` over 60,000
-    prepared events went from 126–134 to 99–117 µs per event and envelope parsing from 40 to 25–32 µs with this
-    (docs/performance.md). The objects made at start-up (modules, chDB, the app) are frozen out of every pass."""
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
-
-
 def build(
     settings: AnalyticsSettings | None = None, *, clock: Clock | None = None, db_schema: str | None = None
 ) -> tuple[Service, FastAPI]:
@@ -61,7 +50,6 @@ def build(
     async def prepare() -> None:
         await asyncio.to_thread(migrate, ch.client)
         await ingest.load_freshness()
-        tune_collector()
 
     async def close() -> None:
         ch.close()

@@ -467,7 +467,7 @@ def main(args: argparse.Namespace) -> int:
         return 2
     benchkit.start_clock()
     # The collector as the service runs it, from the start: the raw limits are measured in the same process.
-    from services.analytics.app import tune_collector
+    from services.runtime.collector import tune_collector
 
     tune_collector()
     work = Path(tempfile.mkdtemp(prefix="redshield-bench-analytics-"))
