@@ -184,6 +184,12 @@ LEDGER_LOOKUP: Final = (
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def to_millisecond(moment: datetime) -> datetime:
+    """Times as the ledger stores them (DateTime64(3)): a step folded again after a round trip through ClickHouse
+    must compare equal to itself, and two steps in the same millisecond must order the same way on both sides."""
+    return moment.replace(microsecond=moment.microsecond - moment.microsecond % 1000)
+
+
 @dataclass(frozen=True, slots=True)
 class Summary:
     """What the ledger knows of one complaint. Each part is a maximum, a minimum or an "any" over the steps, so
@@ -210,14 +216,15 @@ class Summary:
             self.missed,
         )
         for s in steps:
-            if newest is None or (s.at, s.event_id) > newest[:2]:
-                newest = (s.at, s.event_id, s.state)
+            at = to_millisecond(s.at)
+            if newest is None or (at, s.event_id) > newest[:2]:
+                newest = (at, s.event_id, s.state)
             if s.type == "assigned":
                 assigned = True
-                if s.deadline_due is not None and (due is None or (s.at, s.event_id) < due[:2]):
-                    due = (s.at, s.event_id, s.deadline_due)
+                if s.deadline_due is not None and (due is None or (at, s.event_id) < due[:2]):
+                    due = (at, s.event_id, s.deadline_due)
             elif s.type == "platform_responded":
-                first_answer = s.at if first_answer is None else min(first_answer, s.at)
+                first_answer = at if first_answer is None else min(first_answer, at)
                 settled = settled or s.outcome == "settled"
             elif s.type == "deadline_missed" and s.deadline_kind == "first_handling":
                 missed = True

@@ -305,3 +305,22 @@ async def test_the_migration_backfills_from_the_facts_the_summaries_the_ingest_k
     kept = await filled.query(f"SELECT {columns} FROM complaint_ledger {newest}")
     made = await filled.query(f"SELECT {columns} FROM ledger_backfill {newest}")
     assert made == kept and len(kept) == 300
+
+
+async def test_a_step_with_microseconds_delivered_again_after_its_round_trip_through_the_ledger_changes_nothing(
+    chdb_url: str, prefix: str
+) -> None:
+    # ClickHouse keeps milliseconds; the stream carries microseconds. The summary read back must still recognise
+    # the step, or every redelivery would write a new ledger version (and could reorder steps in one millisecond).
+    ch = ClickHouse(connect(chdb_url, prefix.strip(".") + "_micro"))
+    migrate(ch.client)
+    ingest = Ingest(ch, FixedClock(datetime(2026, 11, 28, tzinfo=UTC)))
+    at = datetime(2026, 11, 3, 7, 13, 5, 123_456, tzinfo=UTC)
+    first = complaint_event(1, "P001", "S-1", "quality", at, "330106", "complaint")
+    answer = step_event("platform_responded", "agg-00001", "P001", at + timedelta(microseconds=999),
+                        outcome="settled", state="platform_settled", reason=None)
+    records = deliveries([first, answer])
+    assert await ingest.handle(records) == []
+    assert await ingest.handle(records[1:]) == []
+    assert await ch.query("SELECT count(), max(version) FROM complaint_ledger") == [(1, 1)]
+    ch.client.close()
