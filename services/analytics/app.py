@@ -14,6 +14,7 @@ from services.analytics.ingest import Ingest
 from services.analytics.warnings_job import WarningsJob
 from services.analytics.web import routes as web
 from services.runtime.clock import Clock
+from services.runtime.collector import tune_collector
 from services.runtime.consumer import FetchSizes
 from services.runtime.service import Service
 from services.runtime.settings import ServiceSettings, SharedSettings, load
@@ -50,6 +51,7 @@ def build(
     async def prepare() -> None:
         await asyncio.to_thread(migrate, ch.client)
         await ingest.load_freshness()
+        tune_collector()  # the ingest makes ~250,000 short-lived objects a batch (services/runtime/collector.py)
 
     async def close() -> None:
         ch.close()

@@ -37,7 +37,6 @@ from services.bridge.forms import PlatformForm
 from services.bridge.staging import STAGED_COLUMNS, copy_rows
 from services.bridge.uploads import Format, RowStream
 from services.runtime.auth import Caller, Role
-from services.runtime.collector import tune_collector
 from services.runtime.settings import load
 
 _REGIONS = ("330102", "330105", "330106", "330108", "330109", "330110", "330113", "330114", "310101", "110105", "440305", "441900")
@@ -154,7 +153,6 @@ async def run(stores: int) -> int:
     settings = load("bridge", BridgeSettings, database_url=url, relay_enabled=False, submission_batch_rows=BATCH_ROWS)
     service, app = build(settings, db_schema=schema)
     await asyncio.to_thread(service.migrate)
-    tune_collector()  # as Service.start sets it for the running bridge; the raw limit runs under it too
     registry, receiver, applier = app.state.bridge
     caller = Caller(subject="bench", role=Role.ADMIN)
     try:

@@ -1,4 +1,4 @@
-"""CPython's cycle collector, set for services that make many short-lived objects per batch."""
+"""CPython's cycle collector, set by analytics (the service that makes the most short-lived objects per batch)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,6 @@ from contracts.events.base import EventData
 from services.runtime import db
 from services.runtime.auth import signing_key
 from services.runtime.clock import Clock, SystemClock
-from services.runtime.collector import tune_collector
 from services.runtime.consumer import BatchHandler, DeadLetters, ReliableConsumer
 from services.runtime.http import BodyLimit, RequestMetrics, TraceContext, caller_dependency, install_ops_routes, install_problem_handlers
 from services.runtime.kafka import new_broker, new_producer
@@ -117,7 +116,6 @@ class Service:
         await self.producer.start()
         for hook in self._on_start:
             await hook()
-        tune_collector()  # after the hooks: what they loaded (migrations, engines) is frozen too
         if self.relay is not None and self.settings.relay_enabled:
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
         await self.broker.start()

@@ -123,10 +123,11 @@ async def test_the_hangzhou_world_fills_the_cockpits_through_the_public_apis(kaf
         started = time.monotonic()
         code = await demo.run(complaints, f"http://127.0.0.1:{ports['channel']}", world="hangzhou")
         took = time.monotonic() - started
-        printed = capsys.readouterr().out
+        captured = capsys.readouterr()
+        printed = captured.out
         with capsys.disabled():
             print(f"\n{printed}(the demo took {took:.1f} s)")
-        assert code == 0, printed
+        assert code == 0, printed + captured.err  # the demo names what failed on stderr
         assert "demo: platforms registered 110/110" in printed and "demo: store lists submitted" in printed, printed
         sent = re.search(r"^demo: sent (\d+) complaints \((\d+) via HTTP, (\d+) via feed\)$", printed, re.MULTILINE)
         assert sent and int(sent.group(1)) == complaints, printed
