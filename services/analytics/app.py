@@ -58,7 +58,8 @@ def build(
 
     service.on_start(prepare)
     service.on_stop(close)
-    service.consumer(CONSUMER, ingest.handle).subscribe(
+    # Staged: the next batch's rows are made while this one is written (chDB releases the GIL while it works).
+    service.consumer(CONSUMER, ingest.handle, staged=ingest).subscribe(
         service.broker,
         *topics.INTERNAL_TOPICS,
         group_id=CONSUMER,

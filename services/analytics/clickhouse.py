@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import clickhouse_connect
 import orjson
 from clickhouse_connect.driver.client import Client
+
+T = TypeVar("T")
 
 
 def connect(url: str, database: str | None = None) -> Client:
@@ -115,20 +117,27 @@ class ClickHouse:
         self._cache.clear()
 
     async def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str], token: str) -> None:
+        await self.exclusive(lambda: self.insert_now(table, rows, columns, token))
+
+    async def exclusive(self, work: Callable[[], T]) -> T:
+        """Run ``work`` — blocking calls such as :meth:`insert_now` and :meth:`query_by_keys_now` — in one worker
+        thread turn, holding the handle. A write of several statements done this way never waits for the event loop
+        between them (the loop may be busy making the next batch's rows for tens of milliseconds at a time)."""
         async with self._lock:
             try:
-                await asyncio.to_thread(self._insert, table, rows, list(columns), token)
+                return await asyncio.to_thread(work)
             finally:
                 # Even a failed insert may have landed (the reply was lost): never serve an answer from before it.
                 self.changed()
 
-    def _insert(self, table: str, rows: Sequence[Sequence[Any]], columns: list[str], token: str) -> None:
+    def insert_now(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str], token: str) -> None:
+        """Blocking; only inside :meth:`exclusive`."""
         # Rows go as JSONCompactEachRow encoded by orjson (C) rather than clickhouse-connect's Native encoder, which
         # is Python per value and holds the GIL for about as long as chDB takes to write the block; chDB parses
         # JSON at the same speed and releases the GIL while it does, so the event loop keeps reading Kafka meanwhile.
         self.client.raw_insert(
             table,
-            columns,
+            list(columns),
             insert_block=encode_rows(rows),
             fmt="JSONCompactEachRow",
             settings={"insert_deduplication_token": token} | INSERT_SETTINGS,
@@ -155,15 +164,16 @@ class ClickHouse:
         into a session temporary table first. Binding thousands of keys as an ``Array(String)`` parameter costs
         ~150 ms per query here (the parameter is parsed as text); this costs a few ms, and all in one turn of the lock."""
         async with self._lock:
-            return await asyncio.to_thread(self._query_by_keys, list(keys), list(sqls))
+            return await asyncio.to_thread(self.query_by_keys_now, keys, sqls)
 
-    def _query_by_keys(self, keys: list[str], sqls: list[str]) -> list[list[tuple[Any, ...]]]:
+    def query_by_keys_now(self, keys: Sequence[str], sqls: Sequence[str]) -> list[list[tuple[Any, ...]]]:
+        """Blocking; only inside :meth:`exclusive` (or through :meth:`query_by_keys`)."""
         if not self._keys_table:
             self.client.command(f"CREATE TEMPORARY TABLE IF NOT EXISTS {KEYS} (key String) ENGINE = Memory")
             self._keys_table = True
         self.client.command(f"TRUNCATE TABLE {KEYS}")
         if keys:
-            self.client.insert(KEYS, [keys], column_names=["key"], column_oriented=True)
+            self.client.insert(KEYS, [list(keys)], column_names=["key"], column_oriented=True)
         return [[tuple(row) for row in self.client.query(sql.replace("{KEYS}", KEYS)).result_rows] for sql in sqls]
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ import logging
 import operator
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -46,6 +47,18 @@ def batch_token(table: str, positions: Sequence[Position], digest: str | None = 
     return f"{table}:{digest or _span_digest(positions)}:{len(positions)}"
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A batch's rows, made and not yet written."""
+
+    merged: dict[str, list[tuple[object, ...]]]
+    positions: list[Position]
+    rejected: list[tuple[Delivery, Rejected]]
+    #: The newest event time among the batch's processed events.
+    newest: datetime | None
+    ingested_at: datetime
+
+
 class Ingest:
     def __init__(self, ch: ClickHouse, clock: Clock) -> None:
         self.ch = ch
@@ -60,11 +73,16 @@ class Ingest:
             self.last_ingested_at = rows[0][1].replace(tzinfo=UTC)
 
     async def handle(self, batch: Sequence[Delivery]) -> list[tuple[Delivery, Rejected]]:
+        return await self.write(self.prepare(batch))
+
+    def prepare(self, batch: Sequence[Delivery]) -> Prepared:
+        """The processors' rows of a batch: pure, so the consumer runs it for the next batch while this one is
+        written (services/runtime/consumer.py, staged handlers)."""
         ingested_at = self.clock.now().astimezone(UTC)
         merged: dict[str, list[tuple[object, ...]]] = {}
         positions: list[Position] = []
         rejected: list[tuple[Delivery, Rejected]] = []
-        newest = self.newest_event_time
+        newest: datetime | None = None
         for delivery in batch:
             position = Position(delivery.topic, int(delivery.record.partition), int(delivery.record.offset))
             try:
@@ -80,31 +98,45 @@ class Ingest:
             moment = delivery.envelope.time
             if newest is None or moment > newest:
                 newest = moment
+        return Prepared(merged, positions, rejected, newest, ingested_at)
+
+    async def write(self, prepared: Prepared) -> list[tuple[Delivery, Rejected]]:
+        """Store a prepared batch. Idempotent: after a partial failure the same batch may be written again (the
+        tokens drop the tables already in, the ledger folds nothing twice)."""
+        await self.ch.exclusive(lambda: self._store(prepared))
+        if prepared.positions:
+            newest = prepared.newest
+            if self.newest_event_time is not None and (newest is None or self.newest_event_time > newest):
+                newest = self.newest_event_time
+            self.newest_event_time = newest
+            self.last_ingested_at = prepared.ingested_at
+            if newest is not None:
+                FRESHNESS.set(max(0.0, (self.clock.now() - newest).total_seconds()))
+        return list(prepared.rejected)
+
+    def _store(self, prepared: Prepared) -> None:
+        """The lookup, the ledger's fold and the inserts, in one worker-thread turn (ClickHouse.exclusive)."""
+        merged = prepared.merged
         if "complaints" in merged or "complaint_transitions" in merged:
             # The ledger row of a change carries both the complaint's new summary and the contribution it moves,
             # so whichever of this batch's inserts a crash interrupts, the redelivered records (in whatever batches)
             # fold into the summaries already stored and move nothing twice.
-            ledger = await self.ledger_changes(merged)
+            ledger = self.ledger_changes(merged)
             if ledger:
                 merged = {"complaint_ledger": ledger} | merged
         # The raw events table goes last: once an event is there, every row made from it is in too.
+        positions = prepared.positions
         digest = _span_digest(positions)
         for table, table_rows in sorted(merged.items(), key=lambda item: item[0] == "events"):
             started = time.perf_counter()
-            await self.ch.insert(table, table_rows, COLUMNS[table], batch_token(table, positions, digest))
+            self.ch.insert_now(table, table_rows, COLUMNS[table], batch_token(table, positions, digest))
             INSERT_SECONDS.observe(time.perf_counter() - started)
             INGESTED_ROWS.labels(table).inc(len(table_rows))
-        if positions:
-            self.newest_event_time = newest
-            self.last_ingested_at = ingested_at
-            if newest is not None:
-                FRESHNESS.set(max(0.0, (self.clock.now() - newest).total_seconds()))
-        return rejected
 
-    async def ledger_changes(self, merged: dict[str, list[tuple[object, ...]]]) -> list[tuple[object, ...]]:
+    def ledger_changes(self, merged: dict[str, list[tuple[object, ...]]]) -> list[tuple[object, ...]]:
         batch_complaints, batch_steps = batch_facts(merged)
         ids = sorted({c.complaint_id for c in batch_complaints} | batch_steps.keys())
-        (found,) = await self.ch.query_by_keys(ids, [LEDGER_LOOKUP])
+        (found,) = self.ch.query_by_keys_now(ids, [LEDGER_LOOKUP])
         stored: dict[str, tuple[int, Summary]] = {
             str(row[0]): summary_from(dict(zip(SUMMARY_COLUMNS, row, strict=True))) for row in found
         }

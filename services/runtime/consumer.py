@@ -3,18 +3,25 @@
 Every subscriber here is a FastStream batch subscriber with ``AckPolicy.MANUAL``: offsets are committed
 only after the batch's transaction committed and every bad record sits in the DLQ. A record is never
 silently dropped and a poison record never blocks its partition.
+
+A consumer whose handler is *staged* (:class:`StagedHandler`: a synchronous ``prepare`` and an async ``write``)
+is pipelined: batch N+1 is prepared on the event loop while batch N is written, and each batch commits its own
+offsets (not the consumer's position) once it is written, in order. analytics uses it: its write is mostly chDB
+work in a thread that releases the GIL, its prepare is Python.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import ConsumerStoppedError, KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -49,6 +56,16 @@ class Delivery:
 
 #: A batch handler processes deliveries in one transaction and returns those it rejects for good.
 BatchHandler = Callable[[Sequence[Delivery]], Awaitable[Sequence[tuple[Delivery, Rejected]]]]
+
+
+class StagedHandler(Protocol):
+    """A batch handler in two stages: ``prepare`` is pure CPU work with no I/O and no dependence on what earlier
+    batches wrote; ``write`` stores what it prepared (idempotently: it may run again after a partial failure) and
+    returns the deliveries it rejects for good. ``write(prepare(batch))`` must equal the plain handler's effect."""
+
+    def prepare(self, batch: Sequence[Delivery]) -> Any: ...
+
+    async def write(self, prepared: Any) -> Sequence[tuple[Delivery, Rejected]]: ...
 
 
 class DeadLetters:
@@ -107,8 +124,13 @@ class ReliableConsumer:
         retry_backoff: float = 0.2,
         precheck: Callable[[str, Envelope], None] | None = None,
         topic_prefix: str = "",
+        staged: StagedHandler | None = None,
     ) -> None:
         self.topic_prefix = topic_prefix
+        self.staged = staged
+        #: The batch being written while the next one is prepared (staged consumers only).
+        self._in_flight: asyncio.Task[None] | None = None
+        self._closing = False
         self.service = service
         self.consumer = consumer
         self.handler = handler
@@ -119,6 +141,98 @@ class ReliableConsumer:
 
     async def on_batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Handle one polled batch; returns only when every record is applied or dead-lettered."""
+        good = await self._deliveries(records)
+        if good:
+            await self._apply(good)
+        CONSUMED.labels(self.service, self.consumer).inc(len(records))
+
+    async def on_batch_pipelined(self, records: Sequence[ConsumerRecord[Any, Any]], consumer: AIOKafkaConsumer) -> None:
+        """Prepare this batch while the previous one is written, then hand it to the writer and return: its offsets
+        are committed by the writer once it is in. Batches are written one at a time, in the order polled."""
+        assert self.staged is not None
+        good = await self._deliveries(records)
+        prepared: Any = None
+        if good:
+            try:
+                prepared = self.staged.prepare(good)
+            except Exception:  # a bug in prepare: the plain handler's path (retries, isolation, DLQ) decides
+                log.exception("prepare failed; the batch goes through the plain handler")
+        if self._in_flight is not None:
+            # Shielded: a stop that cancels this poll must not cancel the write of a batch already taken.
+            await asyncio.shield(self._in_flight)
+        task = asyncio.create_task(self._settle(records, good, prepared, consumer), name=f"{self.consumer}-write")
+        self._in_flight = task
+        if self._closing:
+            await asyncio.shield(task)
+
+    async def drain(self, patience_s: float = 30.0) -> None:
+        """Before the consumer stops: write and commit the batch in flight (later batches are written inline).
+        A write still failing after ``patience_s`` is abandoned uncommitted: it is delivered again after the restart."""
+        self._closing = True
+        task = self._in_flight
+        while task is not None and not task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(task), patience_s)
+            except TimeoutError:
+                log.warning("the batch in flight was not written in %.0f s; left uncommitted", patience_s)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            task = self._in_flight
+
+    async def _settle(
+        self, records: Sequence[ConsumerRecord[Any, Any]], good: Sequence[Delivery], prepared: Any, consumer: AIOKafkaConsumer
+    ) -> None:
+        offsets: dict[TopicPartition, int] = {}
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+        while True:
+            try:
+                if good:
+                    await self._write(good, prepared)
+                await self._commit(consumer, offsets)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Only infrastructure failures get here (the DLQ itself unreachable). The batch is still in hand:
+                # write it again (the write is idempotent) rather than rewinding the consumer past later batches.
+                log.exception("batch could not be settled; writing it again")
+                await asyncio.sleep(1.0)
+                continue
+            CONSUMED.labels(self.service, self.consumer).inc(len(records))
+            return
+
+    async def _write(self, good: Sequence[Delivery], prepared: Any) -> None:
+        assert self.staged is not None
+        if prepared is None:
+            await self._apply(good)
+            return
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                trace_id_var.set(trace_id_of(good[0].envelope.traceparent))
+                rejected = await self.staged.write(prepared)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # transient until proven otherwise
+                log.warning("batch write failed, attempt %d of %d: %r", attempt, self.max_attempts, exc)
+                await asyncio.sleep(self.retry_backoff * attempt)
+                continue
+            for delivery, why in rejected:
+                await self.dead_letters.send(delivery.record, why.reason, why.detail, attempts=attempt)
+            return
+        # The plain path: retries again, then one record at a time, and the one that keeps failing to the DLQ.
+        await self._apply(good)
+
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            await consumer.commit(offsets)
+        except (KafkaError, ConsumerStoppedError) as exc:
+            # The partitions moved to another member, or this consumer stopped: the records will be delivered again
+            # (there or after the restart), and the inserts' tokens and the inbox make that change nothing.
+            log.warning("offsets not committed, the batch will be delivered again: %r", exc)
+
+    async def _deliveries(self, records: Sequence[ConsumerRecord[Any, Any]]) -> list[Delivery]:
         good: list[Delivery] = []
         for record in records:
             topic = str(record.topic).removeprefix(self.topic_prefix)
@@ -133,9 +247,7 @@ class ReliableConsumer:
                 await self.dead_letters.send(record, exc.reason, exc.detail, attempts=0)
                 continue
             good.append(Delivery(record, envelope, topic))
-        if good:
-            await self._apply(good)
-        CONSUMED.labels(self.service, self.consumer).inc(len(records))
+        return good
 
     async def _apply(self, batch: Sequence[Delivery]) -> None:
         error: BaseException | None = None
@@ -196,6 +308,20 @@ class ReliableConsumer:
         async def handle(body: Any, msg: KafkaMessage) -> None:
             raw = msg.raw_message
             records: Sequence[ConsumerRecord[Any, Any]] = raw if isinstance(raw, tuple) else (raw,)
+            consumer = getattr(msg, "consumer", None)
+            if self.staged is not None and isinstance(consumer, AIOKafkaConsumer):
+                try:
+                    await self.on_batch_pipelined(records, consumer)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # Only a DLQ send for a bad envelope fails here, before this batch was handed on: rewind to
+                    # its first offsets (the batch in flight, all before them, commits its own).
+                    log.exception("batch could not be taken; rewinding to its first offsets")
+                    await msg.nack()
+                    await asyncio.sleep(1.0)
+                # No ack: the consumer's position may already be past later batches; the writer commits this one.
+                return
             try:
                 await self.on_batch(records)
             except asyncio.CancelledError:

@@ -68,6 +68,7 @@ class Service:
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self._background: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._consumers: list[ReliableConsumer] = []
 
     # -- building blocks for the service modules --------------------------------------------------------
     def uow(self) -> UnitOfWork:
@@ -76,7 +77,7 @@ class Service:
         return UnitOfWork(self.engine, self.committed, service=self.name)
 
     def consumer(self, consumer: str, handler: BatchHandler, **kwargs: Any) -> ReliableConsumer:
-        return ReliableConsumer(
+        reliable = ReliableConsumer(
             service=self.name,
             consumer=consumer,
             handler=handler,
@@ -86,6 +87,8 @@ class Service:
             retry_backoff=self.settings.consumer_retry_backoff_ms / 1000,
             **kwargs,
         )
+        self._consumers.append(reliable)
+        return reliable
 
     def documents(self, topic: str, model: type[EventData]) -> None:
         """Name an event this service publishes (through its outbox) in its AsyncAPI document."""
@@ -124,7 +127,10 @@ class Service:
         log.info("service started", extra={"fields": {"port": self.settings.port}})
 
     async def stop(self) -> None:
-        # Order matters: stop taking new records, let the relay drain what is committed, then close.
+        # Order matters: write what pipelined consumers hold, stop taking new records, let the relay drain what is
+        # committed, then close.
+        for reliable in self._consumers:
+            await reliable.drain()
         try:
             await self.broker.stop()
         except Exception:  # stopping must go on: the relay still has to drain and the producer to close
