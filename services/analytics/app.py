@@ -16,6 +16,7 @@ from services.analytics.web import routes as web
 from services.runtime.clock import Clock
 from services.runtime.collector import tune_collector
 from services.runtime.consumer import FetchSizes
+from services.runtime.gil import hand_off_often
 from services.runtime.service import Service
 from services.runtime.settings import ServiceSettings, SharedSettings, load
 
@@ -52,6 +53,7 @@ def build(
         await asyncio.to_thread(migrate, ch.client)
         await ingest.load_freshness()
         tune_collector()  # the ingest makes ~250,000 short-lived objects a batch (services/runtime/collector.py)
+        hand_off_often()  # the loop makes rows while a thread writes through chDB (services/runtime/gil.py)
 
     async def close() -> None:
         ch.close()
