@@ -132,13 +132,18 @@ class ClickHouse:
 
     def insert_now(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str], token: str) -> None:
         """Blocking; only inside :meth:`exclusive`."""
+        self.insert_encoded_now(table, encode_rows(rows), columns, token)
+
+    def insert_encoded_now(self, table: str, block: bytes, columns: Sequence[str], token: str) -> None:
+        """Rows already made into a block by :func:`encode_rows` (the ingest encodes its facts while the previous batch
+        is written). Blocking; only inside :meth:`exclusive`."""
         # Rows go as JSONCompactEachRow encoded by orjson (C) rather than clickhouse-connect's Native encoder, which
         # is Python per value and holds the GIL for about as long as chDB takes to write the block; chDB parses
         # JSON at the same speed and releases the GIL while it does, so the event loop keeps reading Kafka meanwhile.
         self.client.raw_insert(
             table,
             list(columns),
-            insert_block=encode_rows(rows),
+            insert_block=block,
             fmt="JSONCompactEachRow",
             settings={"insert_deduplication_token": token} | INSERT_SETTINGS,
         )

@@ -15,7 +15,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from services.analytics import aggregates
 from services.analytics.aggregates import LEDGER_LOOKUP, SUMMARY_COLUMNS, Complaint, Step, Summary, step_from, summary_from
-from services.analytics.clickhouse import ClickHouse
+from services.analytics.clickhouse import ClickHouse, encode_rows
 from services.analytics.processors import COLUMNS, Position, ProcessorError, Rows, process
 from services.runtime.clock import Clock
 from services.runtime.consumer import Delivery, Rejected
@@ -49,9 +49,13 @@ def batch_token(table: str, positions: Sequence[Position], digest: str | None = 
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A batch's rows, made and not yet written."""
+    """A batch's rows, made and encoded, not yet written. Everything that does not depend on what is stored is done
+    here, on the event loop, while the previous batch is written: the writer's thread is the pipeline's bottleneck."""
 
-    merged: dict[str, list[tuple[object, ...]]]
+    #: Table → (rows, the rows encoded for the insert).
+    tables: dict[str, tuple[int, bytes]]
+    #: The complaints and steps the ledger's fold takes (:func:`batch_facts`); None when the batch has neither.
+    facts: tuple[list[Complaint], dict[str, list[Step]]] | None
     positions: list[Position]
     rejected: list[tuple[Delivery, Rejected]]
     #: The newest event time among the batch's processed events.
@@ -98,7 +102,9 @@ class Ingest:
             moment = delivery.envelope.time
             if newest is None or moment > newest:
                 newest = moment
-        return Prepared(merged, positions, rejected, newest, ingested_at)
+        facts = batch_facts(merged) if "complaints" in merged or "complaint_transitions" in merged else None
+        tables = {table: (len(rows), encode_rows(rows)) for table, rows in merged.items()}
+        return Prepared(tables, facts, positions, rejected, newest, ingested_at)
 
     async def write(self, prepared: Prepared) -> list[tuple[Delivery, Rejected]]:
         """Store a prepared batch. Idempotent: after a partial failure the same batch may be written again (the
@@ -116,25 +122,24 @@ class Ingest:
 
     def _store(self, prepared: Prepared) -> None:
         """The lookup, the ledger's fold and the inserts, in one worker-thread turn (ClickHouse.exclusive)."""
-        merged = prepared.merged
-        if "complaints" in merged or "complaint_transitions" in merged:
+        tables = prepared.tables
+        if prepared.facts is not None:
             # The ledger row of a change carries both the complaint's new summary and the contribution it moves,
             # so whichever of this batch's inserts a crash interrupts, the redelivered records (in whatever batches)
             # fold into the summaries already stored and move nothing twice.
-            ledger = self.ledger_changes(merged)
+            ledger = self.ledger_changes(*prepared.facts)
             if ledger:
-                merged = {"complaint_ledger": ledger} | merged
+                tables = {"complaint_ledger": (len(ledger), encode_rows(ledger))} | tables
         # The raw events table goes last: once an event is there, every row made from it is in too.
         positions = prepared.positions
         digest = _span_digest(positions)
-        for table, table_rows in sorted(merged.items(), key=lambda item: item[0] == "events"):
+        for table, (count, block) in sorted(tables.items(), key=lambda item: item[0] == "events"):
             started = time.perf_counter()
-            self.ch.insert_now(table, table_rows, COLUMNS[table], batch_token(table, positions, digest))
+            self.ch.insert_encoded_now(table, block, COLUMNS[table], batch_token(table, positions, digest))
             INSERT_SECONDS.observe(time.perf_counter() - started)
-            INGESTED_ROWS.labels(table).inc(len(table_rows))
+            INGESTED_ROWS.labels(table).inc(count)
 
-    def ledger_changes(self, merged: dict[str, list[tuple[object, ...]]]) -> list[tuple[object, ...]]:
-        batch_complaints, batch_steps = batch_facts(merged)
+    def ledger_changes(self, batch_complaints: list[Complaint], batch_steps: dict[str, list[Step]]) -> list[tuple[object, ...]]:
         ids = sorted({c.complaint_id for c in batch_complaints} | batch_steps.keys())
         (found,) = self.ch.query_by_keys_now(ids, [LEDGER_LOOKUP])
         stored: dict[str, tuple[int, Summary]] = {

@@ -127,8 +127,8 @@ class FailsAfterInsertOnce(ClickHouse):
     armed = False
     crash = False
 
-    def insert_now(self, table: str, rows: Any, columns: Any, token: str) -> None:
-        super().insert_now(table, rows, columns, token)
+    def insert_encoded_now(self, table: str, block: bytes, columns: Any, token: str) -> None:
+        super().insert_encoded_now(table, block, columns, token)
         if table == "complaint_ledger" and self.armed:
             self.armed = False
             raise ConnectionError("reset after the insert was sent")
