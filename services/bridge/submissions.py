@@ -8,6 +8,8 @@ transaction. A broken upload therefore leaves, at worst, staged rows of a submis
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -58,6 +60,9 @@ class Superseded(Exception):
 class InProgress(Exception):
     """The same idempotency key is being uploaded right now."""
 
+#: Rows checked between two turns of the event loop while a batch is written.
+_TURN_ROWS = 500
+
 
 @dataclass(slots=True)
 class _Batch:
@@ -66,6 +71,8 @@ class _Batch:
     flagged_lines: set[int] = field(default_factory=set)
     refused: int = 0
     total: int = 0
+    #: Bytes of the file read when the batch was complete: the progress its commit records.
+    bytes_read: int = 0
 
     def size(self) -> int:
         return len(self.records) + len(self.findings)
@@ -121,23 +128,43 @@ class Receiver:
         return submission_id
 
     async def receive(self, submission_id: str, rows: RowStream) -> State:
-        """Stage every valid row of ``rows``; any exception leaves the submission unapplied and marked interrupted."""
+        """Stage every valid row of ``rows``; any exception leaves the submission unapplied and marked interrupted.
+
+        Batches are checked while the previous one is written: the checks are Python on the event loop, the staging
+        is the database's work (COPY, its index, the commit), so the two overlap. Writes stay one at a time and in
+        file order, so a store id's first occurrence is staged before a later batch looks for it."""
         day = china_date(self.clock.now())
         batch = _Batch()
+        writing: asyncio.Task[None] | None = None
         metrics.RECEIVING.inc()
         try:
             unknown = rows.unknown_columns()
             if unknown:
                 batch.findings.append(Finding(1, Severity.WARNING, "unknown-column", f"ignored column(s): {', '.join(unknown)}"))
             fast = FastCheck(day)
+            checked = 0
             async for item in rows:
                 self._check(item, fast, batch)
+                checked += 1
+                if checked % _TURN_ROWS == 0:
+                    await asyncio.sleep(0)  # the write in flight gets its turns between its statements
                 if batch.size() >= self.batch_size:
-                    await self._flush(submission_id, batch, rows)
+                    batch.bytes_read = rows.reader.bytes_read
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.create_task(self._flush(submission_id, batch))
                     batch = _Batch()
-            await self._flush(submission_id, batch, rows)
+            if writing is not None:
+                await writing
+            batch.bytes_read = rows.reader.bytes_read
+            await self._flush(submission_id, batch)
             return await self._finish(submission_id, rows)
         except BaseException as exc:
+            if writing is not None and not writing.done():
+                # Its transaction must end before the staging is dropped.
+                writing.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):  # the first failure is the one raised
+                    await writing
             await self._interrupted(submission_id, exc)
             raise
         finally:
@@ -169,7 +196,7 @@ class Receiver:
             batch.flagged_lines.add(item.line)
         batch.records[record.store_id] = (item.line, record)
 
-    async def _flush(self, submission_id: str, batch: _Batch, rows: RowStream) -> None:
+    async def _flush(self, submission_id: str, batch: _Batch) -> None:
         async with self.service.uow() as uow:
             conn = uow.conn
             postgres = conn.dialect.name == "postgresql"
@@ -201,7 +228,7 @@ class Receiver:
                 rows_staged=submissions.c.rows_staged + len(staged),
                 rows_refused=submissions.c.rows_refused + batch.refused,
                 rows_flagged=submissions.c.rows_flagged + len(batch.flagged_lines),
-                bytes_received=rows.reader.bytes_read,
+                bytes_received=batch.bytes_read,
                 heartbeat_at=self.clock.now(),
             ))
             if progress.rowcount != 1:
