@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,7 +13,9 @@ import sqlalchemy as sa
 from contracts import topics, uscc
 from contracts.envelope import from_record
 from contracts.registry import EVENT_MODELS
+from services.bridge import submissions
 from services.bridge.store import audit, staged_stores, stores
+from services.bridge.submissions import Receiver
 from services.runtime.tables import outbox
 from tests.bridge.conftest import ndjson, register, settled, store_row, store_uscc, submit
 from tests.harness import Running, read_topic, running
@@ -289,3 +292,52 @@ async def test_a_bureau_sees_the_stores_of_its_region_only(bridge: Running) -> N
     shanghai = (await bridge.http.get("/v1/platforms/P001/stores", headers=bridge.auth("bureau", region="310000"))).json()["stores"]
     assert [s["store_id"] for s in hangzhou] == ["S000001"] and [s["store_id"] for s in shanghai] == ["S000002"]
     assert all("id_number_enc" not in s and "digest" not in s for s in hangzhou)
+
+
+async def test_the_next_batch_is_checked_while_the_previous_one_is_staged_and_each_records_its_own_progress(
+        monkeypatch: pytest.MonkeyPatch, kafka_bootstrap: str, prefix: str, database: tuple[str, str | None]) -> None:
+    monkeypatch.setenv("REDSHIELD_BRIDGE_SUBMISSION_BATCH_ROWS", "40")
+    monkeypatch.setattr(submissions, "_TURN_ROWS", 10)  # a 200-row file arrives in one chunk: turns by rows only
+    log: list[str] = []
+    committed: list[int] = []
+    check, flush = Receiver._check, Receiver._flush
+
+    def checking(self: Receiver, item: Any, fast: Any, batch: Any) -> None:
+        log.append("check")
+        check(self, item, fast, batch)
+
+    async def staging(self: Receiver, submission_id: str, batch: Any) -> None:
+        log.append("stage-start")
+        await asyncio.sleep(0.2)  # a slow database
+        await flush(self, submission_id, batch)
+        committed.append(batch.bytes_read)
+        log.append("stage-end")
+
+    monkeypatch.setattr(Receiver, "_check", checking)
+    monkeypatch.setattr(Receiver, "_flush", staging)
+    async with running("bridge", kafka=kafka_bootstrap, prefix=prefix, database=database) as svc:
+        await register(svc)
+        body = ndjson([store_row(n) for n in range(200)])
+
+        async def chunks() -> AsyncIterator[bytes]:  # as a client streams it: progress moves chunk by chunk
+            for start in range(0, len(body), 4096):
+                yield body[start:start + 4096]
+
+        answer = await svc.http.post("/v1/platforms/P001/submissions", params={"format": "ndjson", "period": "2026H1"},
+                                     content=chunks(), headers=svc.auth("platform", platform="P001") | {"content-type": "application/x-ndjson"})
+        done = await settled(svc, answer.json()["submission_id"])
+    assert done["rows_staged"] == 200 and done["registered"] == 200
+    # Rows were checked while a batch was being staged, and never two stagings at once.
+    inside, overlapped = False, False
+    for what in log:
+        if what == "stage-start":
+            assert not inside
+            inside = True
+        elif what == "stage-end":
+            inside = False
+        elif inside:
+            overlapped = True
+    assert overlapped
+    # Each batch's commit recorded the bytes read when it was complete (not when its write ran, by which time the next
+    # batch had been read on): in file order, moving with the chunks, the last one the whole file.
+    assert committed == sorted(committed) and committed[-1] == len(body) and len(set(committed)) >= 5
