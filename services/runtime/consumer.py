@@ -309,30 +309,24 @@ class ReliableConsumer:
             raw = msg.raw_message
             records: Sequence[ConsumerRecord[Any, Any]] = raw if isinstance(raw, tuple) else (raw,)
             consumer = getattr(msg, "consumer", None)
-            if self.staged is not None and isinstance(consumer, AIOKafkaConsumer):
-                try:
-                    await self.on_batch_pipelined(records, consumer)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    # Only a DLQ send for a bad envelope fails here, before this batch was handed on: rewind to
-                    # its first offsets (the batch in flight, all before them, commits its own).
-                    log.exception("batch could not be taken; rewinding to its first offsets")
-                    await msg.nack()
-                    await asyncio.sleep(1.0)
-                # No ack: the consumer's position may already be past later batches; the writer commits this one.
-                return
+            staged = self.staged is not None and isinstance(consumer, AIOKafkaConsumer)
             try:
-                await self.on_batch(records)
+                if staged:
+                    await self.on_batch_pipelined(records, consumer)
+                else:
+                    await self.on_batch(records)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                # Only infrastructure failures get here (the DLQ itself unreachable): rewind, so the
-                # batch is read again instead of being committed past.
+                # Only infrastructure failures get here (the DLQ itself unreachable): rewind, so the batch is read
+                # again instead of being committed past. A staged batch fails here only before it was handed to
+                # the writer; the batch in flight, all before its offsets, commits its own.
                 log.exception("batch could not be settled; rewinding to its first offsets")
                 await msg.nack()
                 await asyncio.sleep(1.0)
                 return
-            await msg.ack()
+            if not staged:
+                # A staged batch is not acked: that commits the consumer's position, already past later batches.
+                await msg.ack()
 
         subscriber(handle)
