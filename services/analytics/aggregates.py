@@ -376,6 +376,27 @@ def changes(
     return rows
 
 
+
+def changes_over(
+    provisional: Sequence[tuple[Any, ...]],
+    stored: Mapping[str, tuple[int, Summary]],
+    batch_complaints: Sequence[Complaint],
+    batch_steps: Mapping[str, Sequence[Step]],
+) -> list[tuple[Any, ...]]:
+    """:func:`changes` given ``provisional`` = ``changes({}, batch_complaints, batch_steps)``, made before the stored
+    summaries were read (the ingest makes it while the previous batch is written). A complaint's rows depend on its
+    own stored summary only, so those of complaints with nothing stored are the provisional ones; the others are
+    folded again."""
+    if not stored:
+        return list(provisional)
+    kept = [row for row in provisional if row[0] not in stored]
+    again = changes(
+        stored,
+        [c for c in batch_complaints if c.complaint_id in stored],
+        {complaint_id: steps for complaint_id, steps in batch_steps.items() if complaint_id in stored},
+    )
+    return kept + again
+
 def raw_daily_sql(where: str) -> str:
     """Rows shaped like ``complaint_daily``, computed from the raw facts of the complaints ``where`` selects: what
     the cockpits read for part-days at the edges of a period, and what the tests compare the aggregates with."""

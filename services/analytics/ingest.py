@@ -56,6 +56,9 @@ class Prepared:
     tables: dict[str, tuple[int, bytes]]
     #: The complaints and steps the ledger's fold takes (:func:`batch_facts`); None when the batch has neither.
     facts: tuple[list[Complaint], dict[str, list[Step]]] | None
+    #: The ledger rows as if nothing of these complaints were stored, and their encoding: what the writer inserts when
+    #: its lookup finds none of them (most of a stream: complaints seen for the first time).
+    provisional: tuple[list[tuple[object, ...]], bytes] | None
     positions: list[Position]
     rejected: list[tuple[Delivery, Rejected]]
     #: The newest event time among the batch's processed events.
@@ -103,8 +106,12 @@ class Ingest:
             if newest is None or moment > newest:
                 newest = moment
         facts = batch_facts(merged) if "complaints" in merged or "complaint_transitions" in merged else None
+        provisional = None
+        if facts is not None:
+            rows_if_new = aggregates.changes({}, *facts)
+            provisional = (rows_if_new, encode_rows(rows_if_new))
         tables = {table: (len(rows), encode_rows(rows)) for table, rows in merged.items()}
-        return Prepared(tables, facts, positions, rejected, newest, ingested_at)
+        return Prepared(tables, facts, provisional, positions, rejected, newest, ingested_at)
 
     async def write(self, prepared: Prepared) -> list[tuple[Delivery, Rejected]]:
         """Store a prepared batch. Idempotent: after a partial failure the same batch may be written again (the
@@ -123,13 +130,19 @@ class Ingest:
     def _store(self, prepared: Prepared) -> None:
         """The lookup, the ledger's fold and the inserts, in one worker-thread turn (ClickHouse.exclusive)."""
         tables = prepared.tables
-        if prepared.facts is not None:
+        if prepared.facts is not None and prepared.provisional is not None:
             # The ledger row of a change carries both the complaint's new summary and the contribution it moves,
             # so whichever of this batch's inserts a crash interrupts, the redelivered records (in whatever batches)
             # fold into the summaries already stored and move nothing twice.
-            ledger = self.ledger_changes(*prepared.facts)
+            stored = self.stored_summaries(*prepared.facts)
+            provisional, block = prepared.provisional
+            if stored:
+                ledger = aggregates.changes_over(provisional, stored, *prepared.facts)
+                block = encode_rows(ledger)
+            else:
+                ledger = provisional
             if ledger:
-                tables = {"complaint_ledger": (len(ledger), encode_rows(ledger))} | tables
+                tables = {"complaint_ledger": (len(ledger), block)} | tables
         # The raw events table goes last: once an event is there, every row made from it is in too.
         positions = prepared.positions
         digest = _span_digest(positions)
@@ -139,13 +152,11 @@ class Ingest:
             INSERT_SECONDS.observe(time.perf_counter() - started)
             INGESTED_ROWS.labels(table).inc(count)
 
-    def ledger_changes(self, batch_complaints: list[Complaint], batch_steps: dict[str, list[Step]]) -> list[tuple[object, ...]]:
+    def stored_summaries(self, batch_complaints: list[Complaint], batch_steps: dict[str, list[Step]]) -> dict[str, tuple[int, Summary]]:
+        """The ledger's newest summary of each complaint the batch names, where one is stored."""
         ids = sorted({c.complaint_id for c in batch_complaints} | batch_steps.keys())
         (found,) = self.ch.query_by_keys_now(ids, [LEDGER_LOOKUP])
-        stored: dict[str, tuple[int, Summary]] = {
-            str(row[0]): summary_from(dict(zip(SUMMARY_COLUMNS, row, strict=True))) for row in found
-        }
-        return aggregates.changes(stored, batch_complaints, batch_steps)
+        return {str(row[0]): summary_from(dict(zip(SUMMARY_COLUMNS, row, strict=True))) for row in found}
 
 
 def batch_facts(merged: dict[str, list[tuple[object, ...]]]) -> tuple[list[Complaint], dict[str, list[Step]]]:

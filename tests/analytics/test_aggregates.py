@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from contracts.envelope import Envelope
 from services.analytics import cockpits
-from services.analytics.aggregates import SUMMARY_COLUMNS, Complaint, Step, Summary, changes, contribution
+from services.analytics.aggregates import SUMMARY_COLUMNS, Complaint, Step, Summary, changes, changes_over, contribution
 from services.analytics.clickhouse import ClickHouse, connect, migrate, migration_files, statements
 from services.analytics.cockpits import Filters
 from services.analytics.ingest import Ingest
@@ -324,3 +325,23 @@ async def test_a_step_with_microseconds_delivered_again_after_its_round_trip_thr
     assert await ingest.handle(records[1:]) == []
     assert await ch.query("SELECT count(), max(version) FROM complaint_ledger") == [(1, 1)]
     ch.client.close()
+
+
+@given(
+    st.lists(st.tuples(st.integers(min_value=0, max_value=5), st.booleans(), st.lists(st.sampled_from(STEPS), max_size=3)), max_size=8),
+    st.sets(st.integers(min_value=0, max_value=5)),
+)
+def test_rows_made_before_the_lookup_and_completed_after_it_are_the_rows_of_the_rule(
+    batch: list[tuple[int, bool, list[Step]]], known: set[int]
+) -> None:
+    # The ingest folds a batch as if nothing were stored while the previous batch is written, then folds again only
+    # the complaints its lookup finds: that must be the rule's rows, whichever complaints are stored and however the
+    # batch mixes first sightings, repeats and steps.
+    complaints = [replace(C, complaint_id=f"c{n}") for n, with_complaint, _ in batch if with_complaint]
+    steps: dict[str, list[Step]] = {}
+    for n, _, delivered in batch:
+        steps.setdefault(f"c{n}", []).extend(delivered)
+    steps = {complaint_id: found for complaint_id, found in steps.items() if found}
+    summaries = {f"c{n}": (n + 1, Summary().fold(replace(C, complaint_id=f"c{n}") if n % 2 else None, STEPS[: n % 3])) for n in known}
+    provisional = changes({}, complaints, steps)
+    assert sorted(changes_over(provisional, summaries, complaints, steps), key=repr) == sorted(changes(summaries, complaints, steps), key=repr)
