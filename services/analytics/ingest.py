@@ -48,17 +48,26 @@ def batch_token(table: str, positions: Sequence[Position], digest: str | None = 
 
 
 @dataclass(frozen=True, slots=True)
+class LedgerDraft:
+    """A batch's complaints and steps as the ledger's fold takes them (:func:`batch_facts`), and the ledger rows as if
+    none of them were stored, encoded: what the writer inserts when its lookup finds none (most of a stream:
+    complaints seen for the first time)."""
+
+    complaints: list[Complaint]
+    steps: dict[str, list[Step]]
+    rows_if_new: list[tuple[object, ...]]
+    block_if_new: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Prepared:
     """A batch's rows, made and encoded, not yet written. Everything that does not depend on what is stored is done
     here, on the event loop, while the previous batch is written: the writer's thread is the pipeline's bottleneck."""
 
     #: Table → (rows, the rows encoded for the insert).
     tables: dict[str, tuple[int, bytes]]
-    #: The complaints and steps the ledger's fold takes (:func:`batch_facts`); None when the batch has neither.
-    facts: tuple[list[Complaint], dict[str, list[Step]]] | None
-    #: The ledger rows as if nothing of these complaints were stored, and their encoding: what the writer inserts when
-    #: its lookup finds none of them (most of a stream: complaints seen for the first time).
-    provisional: tuple[list[tuple[object, ...]], bytes] | None
+    #: The ledger's part; None when the batch has no complaint and no handling step.
+    ledger: LedgerDraft | None
     positions: list[Position]
     rejected: list[tuple[Delivery, Rejected]]
     #: The newest event time among the batch's processed events.
@@ -105,13 +114,13 @@ class Ingest:
             moment = delivery.envelope.time
             if newest is None or moment > newest:
                 newest = moment
-        facts = batch_facts(merged) if "complaints" in merged or "complaint_transitions" in merged else None
-        provisional = None
-        if facts is not None:
-            rows_if_new = aggregates.changes({}, *facts)
-            provisional = (rows_if_new, encode_rows(rows_if_new))
+        draft = None
+        if "complaints" in merged or "complaint_transitions" in merged:
+            complaints, steps = batch_facts(merged)
+            rows_if_new = aggregates.changes({}, complaints, steps)
+            draft = LedgerDraft(complaints, steps, rows_if_new, encode_rows(rows_if_new))
         tables = {table: (len(rows), encode_rows(rows)) for table, rows in merged.items()}
-        return Prepared(tables, facts, provisional, positions, rejected, newest, ingested_at)
+        return Prepared(tables, draft, positions, rejected, newest, ingested_at)
 
     async def write(self, prepared: Prepared) -> list[tuple[Delivery, Rejected]]:
         """Store a prepared batch. Idempotent: after a partial failure the same batch may be written again (the
@@ -130,17 +139,16 @@ class Ingest:
     def _store(self, prepared: Prepared) -> None:
         """The lookup, the ledger's fold and the inserts, in one worker-thread turn (ClickHouse.exclusive)."""
         tables = prepared.tables
-        if prepared.facts is not None and prepared.provisional is not None:
+        draft = prepared.ledger
+        if draft is not None:
             # The ledger row of a change carries both the complaint's new summary and the contribution it moves,
             # so whichever of this batch's inserts a crash interrupts, the redelivered records (in whatever batches)
             # fold into the summaries already stored and move nothing twice.
-            stored = self.stored_summaries(*prepared.facts)
-            provisional, block = prepared.provisional
+            stored = self.stored_summaries(draft.complaints, draft.steps)
+            ledger, block = draft.rows_if_new, draft.block_if_new
             if stored:
-                ledger = aggregates.changes_over(provisional, stored, *prepared.facts)
+                ledger = aggregates.changes_over(draft.rows_if_new, stored, draft.complaints, draft.steps)
                 block = encode_rows(ledger)
-            else:
-                ledger = provisional
             if ledger:
                 tables = {"complaint_ledger": (len(ledger), block)} | tables
         # The raw events table goes last: once an event is there, every row made from it is in too.

@@ -204,25 +204,11 @@ class ReliableConsumer:
             return
 
     async def _write(self, good: Sequence[Delivery], prepared: Any) -> None:
-        assert self.staged is not None
-        if prepared is None:
+        staged = self.staged
+        assert staged is not None
+        if prepared is None or await self._attempts(good, lambda: staged.write(prepared)) is not None:
+            # The plain path: retries again, then one record at a time, and the one that keeps failing to the DLQ.
             await self._apply(good)
-            return
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                trace_id_var.set(trace_id_of(good[0].envelope.traceparent))
-                rejected = await self.staged.write(prepared)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # transient until proven otherwise
-                log.warning("batch write failed, attempt %d of %d: %r", attempt, self.max_attempts, exc)
-                await asyncio.sleep(self.retry_backoff * attempt)
-                continue
-            for delivery, why in rejected:
-                await self.dead_letters.send(delivery.record, why.reason, why.detail, attempts=attempt)
-            return
-        # The plain path: retries again, then one record at a time, and the one that keeps failing to the DLQ.
-        await self._apply(good)
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         try:
@@ -249,12 +235,16 @@ class ReliableConsumer:
             good.append(Delivery(record, envelope, topic))
         return good
 
-    async def _apply(self, batch: Sequence[Delivery]) -> None:
-        error: BaseException | None = None
+    async def _attempts(
+        self, batch: Sequence[Delivery], call: Callable[[], Awaitable[Sequence[tuple[Delivery, Rejected]]]]
+    ) -> Exception | None:
+        """Up to ``max_attempts`` of ``call`` on ``batch``: once it succeeds, what it rejected goes to the DLQ and
+        None is returned; otherwise the last error."""
+        error: Exception | None = None
         for attempt in range(1, self.max_attempts + 1):
             try:
                 trace_id_var.set(trace_id_of(batch[0].envelope.traceparent))
-                rejected = await self.handler(batch)
+                rejected = await call()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # transient until proven otherwise: retry, then isolate
@@ -264,13 +254,18 @@ class ReliableConsumer:
                 continue
             for delivery, why in rejected:
                 await self.dead_letters.send(delivery.record, why.reason, why.detail, attempts=attempt)
+            return None
+        return error
+
+    async def _apply(self, batch: Sequence[Delivery]) -> None:
+        error = await self._attempts(batch, lambda: self.handler(batch))
+        if error is None:
             return
         if len(batch) > 1:
             # One bad record must not sink its neighbours: retry each on its own.
             for delivery in batch:
                 await self._apply([delivery])
             return
-        assert error is not None
         detail = "".join(traceback.format_exception_only(type(error), error)).strip()
         await self.dead_letters.send(batch[0].record, "processing-failed", detail, attempts=self.max_attempts)
 
