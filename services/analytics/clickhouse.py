@@ -91,7 +91,7 @@ def encode_rows(rows: Sequence[Sequence[Any]]) -> bytes:
     ``date_time_input_format = best_effort``), dates as ISO days, Decimals as strings."""
     dumps = orjson.dumps
     return b"\n".join([dumps(row, default=_json_default) for row in rows])
-#: The session temporary table :meth:`ClickHouse.query_by_keys` fills.
+#: The session temporary table :meth:`ClickHouse.query_by_keys_now` fills.
 KEYS: Final = "ingest_lookup_keys"
 
 
@@ -164,15 +164,11 @@ class ClickHouse:
                 self._cache.popitem(last=False)
         return rows
 
-    async def query_by_keys(self, keys: Sequence[str], sqls: Sequence[str]) -> list[list[tuple[Any, ...]]]:
+    def query_by_keys_now(self, keys: Sequence[str], sqls: Sequence[str]) -> list[list[tuple[Any, ...]]]:
         """Run ``sqls``, each of which may read ``SELECT key FROM {KEYS}``: the keys are inserted (one Native block)
         into a session temporary table first. Binding thousands of keys as an ``Array(String)`` parameter costs
-        ~150 ms per query here (the parameter is parsed as text); this costs a few ms, and all in one turn of the lock."""
-        async with self._lock:
-            return await asyncio.to_thread(self.query_by_keys_now, keys, sqls)
-
-    def query_by_keys_now(self, keys: Sequence[str], sqls: Sequence[str]) -> list[list[tuple[Any, ...]]]:
-        """Blocking; only inside :meth:`exclusive` (or through :meth:`query_by_keys`)."""
+        ~150 ms per query here (the parameter is parsed as text); this costs a few ms. Blocking; only inside
+        :meth:`exclusive`, so the keys and the queries are one turn of the handle."""
         if not self._keys_table:
             self.client.command(f"CREATE TEMPORARY TABLE IF NOT EXISTS {KEYS} (key String) ENGINE = Memory")
             self._keys_table = True
