@@ -27,6 +27,7 @@ from contracts.events.bridge import (
 from contracts.events.channel import HANDLING_EVENTS, ComplaintReceived
 from contracts.registry import model_for
 from services.analytics.aggregates import LEDGER_COLUMNS
+from services.analytics.complaint_reader import plain_complaint_row
 
 EVENT_COLUMNS: Final = (
     "event_id",
@@ -177,31 +178,34 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _complaint_received(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
-    event = ComplaintReceived.model_validate(env.data)
-    rows.add(
-        "complaints",
-        (
-            event.complaint_id,
-            event.platform_id,
-            event.platform_complaint_id,
-            event.kind.value,
-            event.intake.value,
-            _utc(event.received_at),
-            event.rule_set.value,
-            event.region,
-            event.merchant.store_id,
-            event.merchant.store_name,
-            event.merchant.uscc or "",
-            event.merchant.region or "",
-            Decimal(event.order.amount),
-            event.order.goods_category,
-            event.category.value,
-            event.description,
-            event.consumer_hash or "",
-            "received",
-            _utc(env.time),
-            ingested_at,
-        ),
+    row = plain_complaint_row(env.data, env.time, ingested_at)
+    rows.add("complaints", row if row is not None else model_complaint_row(env.data, env.time, ingested_at))
+
+
+def model_complaint_row(data: dict[str, Any], event_time: datetime, ingested_at: datetime) -> tuple[Any, ...]:
+    """The ``complaints`` row through the contract's model: the judge of what :func:`plain_complaint_row` declines."""
+    event = ComplaintReceived.model_validate(data)
+    return (
+        event.complaint_id,
+        event.platform_id,
+        event.platform_complaint_id,
+        event.kind.value,
+        event.intake.value,
+        _utc(event.received_at),
+        event.rule_set.value,
+        event.region,
+        event.merchant.store_id,
+        event.merchant.store_name,
+        event.merchant.uscc or "",
+        event.merchant.region or "",
+        Decimal(event.order.amount),
+        event.order.goods_category,
+        event.category.value,
+        event.description,
+        event.consumer_hash or "",
+        "received",
+        _utc(event_time),
+        ingested_at,
     )
 
 
@@ -330,7 +334,8 @@ def process(env: Envelope, position: Position, ingested_at: datetime) -> Rows:
     if processor is not None:
         try:
             processor(env, ingested_at, rows)
-        except (ValidationError, ValueError, KeyError, TypeError) as exc:
+        # ArithmeticError: Decimal() refusing an amount (decimal.InvalidOperation is not a ValueError).
+        except (ValidationError, ValueError, KeyError, TypeError, ArithmeticError) as exc:
             raise ProcessorError(f"{env.type} data cannot be turned into rows: {exc}") from exc
     if not known:
         rows.unknown_type = env.type

@@ -74,6 +74,15 @@ def test_a_known_type_with_unusable_data_is_a_processor_error() -> None:
         process(envelope, Position("channel.complaints.v1", 0, 1), INGESTED)
 
 
+def test_a_complaint_whose_amount_is_not_a_number_is_a_processor_error_not_a_crash() -> None:
+    # The event's schema types the amount as a string; Decimal() refusing it raises an ArithmeticError.
+    (envelope,) = [e for e in golden_envelopes() if e.type == "redshield.channel.complaint.received.v1"][:1]
+    data = envelope.data | {"order": envelope.data["order"] | {"amount": "two hundred"}}
+    poisoned = Envelope(type=envelope.type, source=envelope.source, subject=envelope.subject, data=data)
+    with pytest.raises(ProcessorError, match="cannot be turned into rows"):
+        process(poisoned, Position("channel.complaints.v1", 0, 1), INGESTED)
+
+
 def test_a_periodic_report_becomes_one_row_per_platform_and_month_with_exact_money() -> None:
     first, correction = [e for e in golden_envelopes() if e.type == "redshield.bridge.report.submitted.v1"]
     rows = process(first, Position("bridge.reports.v1", 0, 3), INGESTED)
