@@ -172,7 +172,7 @@ def batch_facts(merged: dict[str, list[tuple[object, ...]]]) -> tuple[list[Compl
     # The rows come from our own processors (strings, aware UTC datetimes): no conversion needed.
     c = {name: n for n, name in enumerate(COLUMNS["complaints"])}
     at = operator.itemgetter(*(c[name] for name in _LOOKUP_COLUMNS))
-    batch_complaints = [Complaint(*at(row)) for row in merged.get("complaints", [])]
+    batch_complaints = list(map(Complaint._make, map(at, merged.get("complaints", []))))
     batch_steps: dict[str, list[Step]] = {}
     for row in merged.get("complaint_transitions", []):
         values = dict(zip(COLUMNS["complaint_transitions"], row, strict=True))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -337,11 +336,11 @@ def test_rows_made_before_the_lookup_and_completed_after_it_are_the_rows_of_the_
     # The ingest folds a batch as if nothing were stored while the previous batch is written, then folds again only
     # the complaints its lookup finds: that must be the rule's rows, whichever complaints are stored and however the
     # batch mixes first sightings, repeats and steps.
-    complaints = [replace(C, complaint_id=f"c{n}") for n, with_complaint, _ in batch if with_complaint]
+    complaints = [C._replace(complaint_id=f"c{n}") for n, with_complaint, _ in batch if with_complaint]
     steps: dict[str, list[Step]] = {}
     for n, _, delivered in batch:
         steps.setdefault(f"c{n}", []).extend(delivered)
     steps = {complaint_id: found for complaint_id, found in steps.items() if found}
-    summaries = {f"c{n}": (n + 1, Summary().fold(replace(C, complaint_id=f"c{n}") if n % 2 else None, STEPS[: n % 3])) for n in known}
+    summaries = {f"c{n}": (n + 1, Summary().fold(C._replace(complaint_id=f"c{n}") if n % 2 else None, STEPS[: n % 3])) for n in known}
     provisional = changes({}, complaints, steps)
     assert sorted(changes_over(provisional, summaries, complaints, steps), key=repr) == sorted(changes(summaries, complaints, steps), key=repr)
