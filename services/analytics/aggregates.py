@@ -177,9 +177,11 @@ SUMMARY_COLUMNS: Final = (
     "first_answer_at",
 )
 #: The newest summary of each complaint the ingest is about to change (the ledger is ordered by complaint id).
+#: PREWHERE by hand: as a WHERE the same condition read every column of the granules it kept and cost 10 ms a batch
+#: of 5,000 keys finding none in 200,000 ledger rows (3.8 ms this way), 17 ms finding all (9.5).
 LEDGER_LOOKUP: Final = (
     f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM complaint_ledger "
-    "WHERE complaint_id IN (SELECT key FROM {KEYS}) AND sign >= 0 "
+    "PREWHERE complaint_id IN (SELECT key FROM {KEYS}) WHERE sign >= 0 "
     "ORDER BY complaint_id, version DESC LIMIT 1 BY complaint_id"
 )
 

@@ -102,7 +102,7 @@ class Ingest:
         for delivery in batch:
             position = Position(delivery.topic, int(delivery.record.partition), int(delivery.record.offset))
             try:
-                rows: Rows = process(delivery.envelope, position, ingested_at)
+                rows: Rows = process(delivery.envelope, position, ingested_at, delivery.record.value.decode())
             except ProcessorError as exc:
                 rejected.append((delivery, Rejected("unprocessable", str(exc))))
                 continue

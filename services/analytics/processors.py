@@ -326,8 +326,10 @@ PROCESSORS: Final[dict[str, Callable[[Envelope, datetime, Rows], None]]] = {
 }
 
 
-def process(env: Envelope, position: Position, ingested_at: datetime) -> Rows:
-    """Rows for one event. Raises :class:`ProcessorError` when a known type's data is unusable."""
+def process(env: Envelope, position: Position, ingested_at: datetime, data_text: str | None = None) -> Rows:
+    """Rows for one event. Raises :class:`ProcessorError` when a known type's data is unusable. ``data_text`` is the
+    record's value as received, which the raw ``events`` row keeps (the consumer has it: writing the parsed data
+    out again cost as much as reading it); without it the data is written out again."""
     rows = Rows()
     processor = PROCESSORS.get(env.type)
     known = processor is not None or model_for(env.type) is not None
@@ -349,7 +351,7 @@ def process(env: Envelope, position: Position, ingested_at: datetime) -> Rows:
             _utc(env.time),
             env.region or "",
             env.platformid or "",
-            orjson.dumps(env.data).decode(),
+            orjson.dumps(env.data).decode() if data_text is None else data_text,
             position.topic,
             position.partition,
             position.offset,

@@ -115,7 +115,7 @@ def stream(seed: int) -> list[Envelope]:
 
 def deliveries(events: list[Envelope]) -> list[Delivery]:
     return [
-        Delivery(record=SimpleNamespace(partition=0, offset=n), envelope=e, topic="channel.complaints.v1")  # type: ignore[arg-type]
+        Delivery(record=SimpleNamespace(partition=0, offset=n, value=e.value()), envelope=e, topic="channel.complaints.v1")  # type: ignore[arg-type]
         for n, e in enumerate(events)
     ]
 

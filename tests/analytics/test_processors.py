@@ -68,6 +68,17 @@ def test_an_unknown_type_is_kept_raw_and_named() -> None:
     assert event["known"] == 0 and event["data"] == '{"a":1}'
 
 
+def test_the_raw_event_keeps_the_records_value_as_received() -> None:
+    (envelope,) = [e for e in golden_envelopes() if e.type == "redshield.channel.complaint.received.v1"][:1]
+    position = Position("channel.complaints.v1", 0, 1)
+    as_sent = envelope.value().decode()
+    assert process(envelope, position, INGESTED, as_sent).by_table == process(envelope, position, INGESTED).by_table
+    spaced = '{ "a": 1 }'
+    other = Envelope(type="redshield.future.thing.happened.v9", source="/redshield/future", subject="x", data={"a": 1})
+    (row,) = process(other, position, INGESTED, spaced).by_table["events"]
+    assert dict(zip(COLUMNS["events"], row, strict=True))["data"] == spaced
+
+
 def test_a_known_type_with_unusable_data_is_a_processor_error() -> None:
     envelope = Envelope(type="redshield.channel.complaint.received.v1", source="/redshield/channel", subject="x", data={"complaint_id": 5})
     with pytest.raises(ProcessorError):
