@@ -13,7 +13,6 @@ work in a thread that releases the GIL, its prepare is Python.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 import traceback
@@ -126,15 +125,11 @@ class ReliableConsumer:
         precheck: Callable[[str, Envelope], None] | None = None,
         topic_prefix: str = "",
         staged: StagedHandler | None = None,
-        write_queue: int = 2,
     ) -> None:
         self.topic_prefix = topic_prefix
         self.staged = staged
-        #: Staged consumers only: how many prepared batches may wait for the writer or be written while the next one
-        #: is prepared. One keeps the stages in lockstep, so each waits whenever the other has a slow batch.
-        self.write_queue = max(1, write_queue)
-        #: The batches handed to the writer, oldest first; each one's task writes only after the one before it.
-        self._in_flight: collections.deque[asyncio.Task[None]] = collections.deque()
+        #: The batch being written while the next one is prepared (staged consumers only).
+        self._in_flight: asyncio.Task[None] | None = None
         self._closing = False
         self.service = service
         self.consumer = consumer
@@ -152,9 +147,8 @@ class ReliableConsumer:
         CONSUMED.labels(self.service, self.consumer).inc(len(records))
 
     async def on_batch_pipelined(self, records: Sequence[ConsumerRecord[Any, Any]], consumer: AIOKafkaConsumer) -> None:
-        """Prepare this batch while earlier ones are written, then hand it to the writer and return: its offsets
-        are committed by the writer once it is in. Batches are written one at a time, in the order polled, and at
-        most ``write_queue`` of them are in the writer's hands."""
+        """Prepare this batch while the previous one is written, then hand it to the writer and return: its offsets
+        are committed by the writer once it is in. Batches are written one at a time, in the order polled."""
         assert self.staged is not None
         good = await self._deliveries(records)
         prepared: Any = None
@@ -163,58 +157,32 @@ class ReliableConsumer:
                 prepared = self.staged.prepare(good)
             except Exception:  # a bug in prepare: the plain handler's path (retries, isolation, DLQ) decides
                 log.exception("prepare failed; the batch goes through the plain handler")
-        in_flight = self._in_flight
-        while in_flight and in_flight[0].done():
-            in_flight.popleft()
-        while len(in_flight) >= self.write_queue:
-            oldest = in_flight[0]
+        if self._in_flight is not None:
             # Shielded: a stop that cancels this poll must not cancel the write of a batch already taken.
-            await asyncio.shield(oldest)
-            if in_flight and in_flight[0] is oldest:
-                in_flight.popleft()
-        after = in_flight[-1] if in_flight else None
-        task = asyncio.create_task(self._settle(records, good, prepared, consumer, after), name=f"{self.consumer}-write")
-        in_flight.append(task)
+            await asyncio.shield(self._in_flight)
+        task = asyncio.create_task(self._settle(records, good, prepared, consumer), name=f"{self.consumer}-write")
+        self._in_flight = task
         if self._closing:
             await asyncio.shield(task)
 
     async def drain(self, patience_s: float = 30.0) -> None:
-        """Before the consumer stops: write and commit the batches in flight (later batches are written inline).
-        A write still failing after ``patience_s`` is abandoned uncommitted, with every batch after it: they are
-        delivered again after the restart."""
+        """Before the consumer stops: write and commit the batch in flight (later batches are written inline).
+        A write still failing after ``patience_s`` is abandoned uncommitted: it is delivered again after the restart."""
         self._closing = True
-        in_flight = self._in_flight
-        while in_flight:
-            oldest = in_flight[0]
+        task = self._in_flight
+        while task is not None and not task.done():
             try:
-                await asyncio.wait_for(asyncio.shield(oldest), patience_s)
+                await asyncio.wait_for(asyncio.shield(task), patience_s)
             except TimeoutError:
-                log.warning(
-                    "a batch in flight was not written in %.0f s; it and %d after it left uncommitted", patience_s, len(in_flight) - 1
-                )
-                abandoned = list(in_flight)
-                in_flight.clear()
-                for task in abandoned:
-                    task.cancel()
-                for task in abandoned:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-                return
-            if in_flight and in_flight[0] is oldest:
-                in_flight.popleft()
+                log.warning("the batch in flight was not written in %.0f s; left uncommitted", patience_s)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            task = self._in_flight
 
     async def _settle(
-        self,
-        records: Sequence[ConsumerRecord[Any, Any]],
-        good: Sequence[Delivery],
-        prepared: Any,
-        consumer: AIOKafkaConsumer,
-        after: asyncio.Task[None] | None,
+        self, records: Sequence[ConsumerRecord[Any, Any]], good: Sequence[Delivery], prepared: Any, consumer: AIOKafkaConsumer
     ) -> None:
-        if after is not None:
-            # Shielded, so cancelling this write leaves the earlier one alone. An earlier write abandoned (cancelled)
-            # raises CancelledError here too: this batch must not commit, its offsets would cover the earlier one's.
-            await asyncio.shield(after)
         offsets: dict[TopicPartition, int] = {}
         for record in records:
             tp = TopicPartition(record.topic, record.partition)

@@ -34,8 +34,6 @@ class Recorder:
     """A staged handler that records what it did and when; ``write_s`` makes each write take that long."""
 
     write_s: float = 0.0
-    #: How long the first write takes, when it is not ``write_s``.
-    first_write_s: float | None = None
     failing_writes: int = 0
     poison: int | None = None
     written: list[int] = field(default_factory=list)
@@ -50,7 +48,7 @@ class Recorder:
     async def write(self, prepared: list[int]) -> list[tuple[Delivery, Rejected]]:
         self.writes_tried += 1
         self.log.append(("write-start", time.monotonic(), len(prepared)))
-        await asyncio.sleep(self.first_write_s if self.writes_tried == 1 and self.first_write_s is not None else self.write_s)
+        await asyncio.sleep(self.write_s)
         if self.failing_writes:
             self.failing_writes -= 1
             raise ConnectionError("ClickHouse blinked")
@@ -64,7 +62,7 @@ class Recorder:
         return list(await self.write(self.prepare(batch)))
 
 
-def _service(kafka_bootstrap: str, prefix: str, tmp_path: Path, recorder: Recorder, max_records: int = 50, write_queue: int = 2) -> Service:
+def _service(kafka_bootstrap: str, prefix: str, tmp_path: Path, recorder: Recorder, max_records: int = 50) -> Service:
     settings = load(
         "collab",
         kafka_bootstrap_servers=kafka_bootstrap,
@@ -73,9 +71,7 @@ def _service(kafka_bootstrap: str, prefix: str, tmp_path: Path, recorder: Record
         database_url=f"sqlite+aiosqlite:///{tmp_path}/collab.db",
     )
     service = Service(settings, with_database=False)
-    service.consumer(GROUP, recorder.handle, staged=recorder, write_queue=write_queue).subscribe(
-        service.broker, TOPIC, group_id=GROUP, max_records=max_records
-    )
+    service.consumer(GROUP, recorder.handle, staged=recorder).subscribe(service.broker, TOPIC, group_id=GROUP, max_records=max_records)
     return service
 
 
@@ -121,61 +117,6 @@ async def test_the_next_batch_is_prepared_while_the_previous_one_is_written_and_
         elif what == "prepared" and writing:
             overlapped = True
     assert overlapped
-
-
-def _most_prepared_during_one_write(log: list[tuple[str, float, int]]) -> int:
-    most = during = 0
-    writing = False
-    for what, _, _ in log:
-        if what == "write-start":
-            writing, during = True, 0
-        elif what == "write-end":
-            writing = False
-        elif what == "prepared" and writing:
-            during += 1
-            most = max(most, during)
-    return most
-
-
-async def test_up_to_the_write_queue_batches_are_prepared_while_one_is_written(kafka_bootstrap: str, prefix: str, tmp_path: Path) -> None:
-    found = {}
-    for queue in (1, 2):
-        recorder = Recorder(write_s=0.4)
-        await produce_events(kafka_bootstrap, f"{prefix}{queue}." + TOPIC, [event(n) for n in range(200)])
-        service = _service(kafka_bootstrap, f"{prefix}{queue}.", tmp_path, recorder, max_records=20, write_queue=queue)
-        await service.start()
-        try:
-            await eventually(lambda recorder=recorder: _true(len(recorder.written) == 200), timeout=60)  # type: ignore[misc]
-        finally:
-            await service.stop()
-        assert sorted(recorder.written) == list(range(200))
-        found[queue] = _most_prepared_during_one_write(recorder.log)
-    # A queue of one keeps the stages in lockstep; a queue of two lets preparation run a batch further ahead.
-    assert found == {1: 1, 2: 2}
-
-
-async def test_a_write_abandoned_at_stop_leaves_the_batches_queued_behind_it_uncommitted(
-    kafka_bootstrap: str, prefix: str, tmp_path: Path
-) -> None:
-    recorder = Recorder(first_write_s=30.0)  # the writes behind it would be quick
-    await produce_events(kafka_bootstrap, prefix + TOPIC, [event(n) for n in range(60)])
-    service = _service(kafka_bootstrap, prefix, tmp_path, recorder, max_records=10)
-    await service.start()
-    await eventually(lambda: _true(sum(what == "prepared" for what, _, _ in recorder.log) >= 2), timeout=60)
-    (reliable,) = service._consumers
-    await reliable.drain(patience_s=0.5)  # the first write never ends; the one queued behind it must not commit
-    await service.stop()
-    assert recorder.written == []
-    assert await _committed(kafka_bootstrap, prefix) == 0
-    # Everything is delivered again to the next member of the group.
-    again = Recorder()
-    service = _service(kafka_bootstrap, prefix, tmp_path, again)
-    await service.start()
-    try:
-        await eventually(lambda: _true(len(again.written) == 60), timeout=60)
-    finally:
-        await service.stop()
-    assert sorted(again.written) == list(range(60))
 
 
 async def test_a_stop_writes_and_commits_the_batch_in_flight(kafka_bootstrap: str, prefix: str, tmp_path: Path) -> None:
