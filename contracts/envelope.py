@@ -97,8 +97,8 @@ def from_record(key: bytes | None, value: bytes | None, headers: Any) -> Envelop
                 attrs[name[3:].lower()] = raw.decode()  # UTF-8, strict
             except UnicodeDecodeError as exc:
                 raise EnvelopeError("bad-header", f"header {name!r} is not UTF-8 text") from exc
-    missing = [name for name in _REQUIRED if not attrs.get(name)]
-    if missing:
+    if not all(map(attrs.get, _REQUIRED)):
+        missing = [name for name in _REQUIRED if not attrs.get(name)]
         raise EnvelopeError("missing-attribute", f"missing CloudEvents header(s): {', '.join('ce_' + m for m in missing)}")
     if attrs["specversion"] != SPECVERSION:
         raise EnvelopeError("unsupported-specversion", f"ce_specversion {attrs['specversion']!r} is not 1.0")
@@ -117,15 +117,18 @@ def from_record(key: bytes | None, value: bytes | None, headers: Any) -> Envelop
     if moment.tzinfo is None:
         raise EnvelopeError("bad-time", "ce_time must carry an offset")
     subject = attrs.get("subject") or (key.decode() if key else "")
+    get = attrs.get
+    # Positional, in the field order (type, source, subject, data, id, time, dataschema, region, platformid,
+    # traceparent): ten keywords cost a third more per record.
     return Envelope(
-        type=attrs["type"],
-        source=attrs["source"],
-        subject=subject,
-        data=data,
-        id=attrs["id"],
-        time=moment,
-        dataschema=attrs.get("dataschema"),
-        region=attrs.get("region"),
-        platformid=attrs.get("platformid"),
-        traceparent=attrs.get("traceparent"),
+        attrs["type"],
+        attrs["source"],
+        subject,
+        data,
+        attrs["id"],
+        moment,
+        get("dataschema"),
+        get("region"),
+        get("platformid"),
+        get("traceparent"),
     )
