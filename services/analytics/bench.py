@@ -25,15 +25,17 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from contracts import topics
 from contracts.envelope import Envelope
 from services.analytics import aggregates
+from services.analytics.app import AnalyticsSettings, build
 from services.analytics.clickhouse import INSERT_SETTINGS, connect, encode_rows, migrate
 from services.analytics.ingest import batch_facts, batch_token
 from services.analytics.processors import COLUMNS, Position, process
 from services.cli import benchkit
 from services.cli.benchkit import percentile, progress, rate, rounded, say
+from services.runtime.settings import load
 
 GOLDEN: Final = Path(__file__).resolve().parents[2] / "contracts" / "golden" / "redshield.channel.complaint.received.v1" / "1.json"
 PLATFORMS: Final = 110
-BATCH: Final = 5000  # the ingest's max_records
+READ_BATCH: Final = 5000  # the raw consumer's getmany
 CATEGORIES: Final = ["quality", "counterfeit", "false_advertising", "price", "after_sales", "refund", "delivery", "contract"]
 REGIONS: Final = ["330102", "330105", "330106", "330108", "330109", "330110", "330111", "330112", "330113", "330114", "310101", "440305"]
 DAYS: Final = 365
@@ -97,25 +99,26 @@ async def raw_consume(bootstrap: str, topic: str, count: int) -> float:
     try:
         started = time.perf_counter()
         while got < count:
-            for records in (await consumer.getmany(timeout_ms=500, max_records=BATCH)).values():
+            for records in (await consumer.getmany(timeout_ms=500, max_records=READ_BATCH)).values():
                 got += len(records)
         return time.perf_counter() - started
     finally:
         await consumer.stop()
 
 
-def raw_insert(url: str, events: list[Envelope]) -> tuple[float, int]:
+def raw_insert(url: str, events: list[Envelope], batch: int) -> tuple[float, int]:
     """The rows the ingest writes for the same events — the processors' facts and the complaint ledger's rows (with
-    the materialized views the tables carry) — inserted bare, in batches like the ingest's; making the rows is not
+    the materialized views the tables carry) — inserted bare, ``batch`` events at a time; making the rows is not
     timed, encoding them is."""
-    client = connect(url, "bench_raw_insert")
+    database = f"bench_raw_insert_{batch}"
+    client = connect(url, database)
     migrate(client)
     ingested = datetime.now(UTC)
     batches = []
-    for first in range(0, len(events), BATCH):
+    for first in range(0, len(events), batch):
         tables: dict[str, list[Any]] = {}
-        positions = [Position("channel.complaints.v1", 0, first + i) for i in range(len(events[first : first + BATCH]))]
-        for env, position in zip(events[first : first + BATCH], positions, strict=True):
+        positions = [Position("channel.complaints.v1", 0, first + i) for i in range(len(events[first : first + batch]))]
+        for env, position in zip(events[first : first + batch], positions, strict=True):
             for table, rows in process(env, position, ingested).by_table.items():
                 tables.setdefault(table, []).extend(rows)
         # Every complaint is new here, as in the ingest's run: nothing stored to look up.
@@ -136,17 +139,14 @@ def raw_insert(url: str, events: list[Envelope]) -> tuple[float, int]:
             rows += len(table_rows)
     seconds = time.perf_counter() - started
     # Its parts would go on merging in this process's chDB through the ingest run that follows, taking a core from it.
-    client.command("DROP DATABASE bench_raw_insert SYNC")
+    client.command(f"DROP DATABASE {database} SYNC")
     client.close()
     return seconds, rows
 
 
-async def ingest_rate(bootstrap: str, prefix: str, url: str, work: Path, count: int) -> float | None:
-    """The real analytics service (consumer, processors, aggregates, inserts) draining ``count`` waiting events."""
-    from services.analytics.app import AnalyticsSettings, build
-    from services.runtime.settings import load
-
-    settings = load(
+def ingest_settings(bootstrap: str, prefix: str, url: str, work: Path) -> AnalyticsSettings:
+    """The service's settings as it runs (``REDSHIELD_ANALYTICS_*`` apply), pointed at the bench's broker and chDB."""
+    return load(
         "analytics",
         AnalyticsSettings,
         kafka_bootstrap_servers=bootstrap,
@@ -156,6 +156,10 @@ async def ingest_rate(bootstrap: str, prefix: str, url: str, work: Path, count: 
         clickhouse_database="bench_ingest",
         risk_interval_s=0,
     )
+
+
+async def ingest_rate(settings: AnalyticsSettings, count: int) -> float | None:
+    """The real analytics service (consumer, processors, aggregates, inserts) draining ``count`` waiting events."""
     service, app = build(settings)
     await asyncio.to_thread(service.migrate)
     await service.start()
@@ -319,9 +323,7 @@ ENDPOINTS: Final = ("overview", "governance", "platform_detail")
 async def cockpit_latency(url: str, database: str, work: Path, queries: int, today: date, cached: bool) -> dict[str, list[float]]:
     """Each endpoint through the real FastAPI app (httpx's ASGI transport), one request at a time; ``cached`` False
     empties the app's answer cache before every request (the first read after an ingested batch)."""
-    from services.analytics.app import AnalyticsSettings, build
     from services.runtime.auth import Role, issue
-    from services.runtime.settings import load
 
     settings = load(
         "analytics",
@@ -365,7 +367,7 @@ async def cockpit_latency(url: str, database: str, work: Path, queries: int, tod
 # ---- the run -----------------------------------------------------------------------------------------------------
 
 
-async def run(args: argparse.Namespace, scales: list[int], work: Path) -> dict[str, Any]:
+async def run(args: argparse.Namespace, scales: list[int], work: Path, raw_batches: list[int]) -> dict[str, Any]:
     figures: dict[str, Any] = {"events": args.events, "scales": scales, "queries": args.queries}
     rows: list[tuple[str, str, str]] = []
     url = f"chdb://{work / 'chdb'}"
@@ -379,17 +381,27 @@ async def run(args: argparse.Namespace, scales: list[int], work: Path) -> dict[s
         produce_s = await produce_all(bootstrap, prefix + topics.CHANNEL_COMPLAINTS, events)
         progress("raw limit 1: a bare aiokafka consumer reading them")
         consume_s = await raw_consume(bootstrap, prefix + topics.CHANNEL_COMPLAINTS, args.events)
-        progress("raw limit 2: a bare chDB insert of the processors' rows")
-        insert_s, insert_rows = await asyncio.to_thread(raw_insert, url, events)
+        settings = ingest_settings(bootstrap, prefix, url, work)
+        batch = settings.ingest_max_records
+        progress(f"raw limit 2: a bare chDB insert of the processors' rows, {batch:,} events a batch (the ingest's)")
+        insert_s, insert_rows = await asyncio.to_thread(raw_insert, url, events, batch)
+        # The same insert at other batch sizes, to show how much of chDB's cost is per batch (not in the ratio).
+        other_batches: dict[int, float] = {}
+        for size in raw_batches:
+            if size != batch:
+                progress(f"raw limit 2 again, {size:,} events a batch")
+                other_batches[size] = (await asyncio.to_thread(raw_insert, url, events, size))[0]
         progress("the analytics service ingesting them")
-        ingest = await ingest_rate(bootstrap, prefix, url, work, args.events)
+        ingest = await ingest_rate(settings, args.events)
         figures |= {
             "produce_events_per_s": rounded(rate(args.events, produce_s), 0),
             "raw_consume_events_per_s": rounded(rate(args.events, consume_s), 0),
             "raw_insert_rows_per_s": rounded(rate(insert_rows, insert_s), 0),
             "raw_insert_events_per_s": rounded(rate(args.events, insert_s), 0),
             "ingest_events_per_s": rounded(ingest, 0),
+            "ingest_batch_events": batch,
         }
+        figures |= {f"raw_insert_events_per_s_at_batch_{size}": rounded(rate(args.events, s), 0) for size, s in other_batches.items()}
         slower = min(figures["raw_consume_events_per_s"] or 0, figures["raw_insert_events_per_s"] or 0)
         figures["ingest_share_of_slower_raw_limit"] = rounded(ingest / slower, 3) if ingest and slower else None
         rows += [
@@ -403,10 +415,13 @@ async def run(args: argparse.Namespace, scales: list[int], work: Path) -> dict[s
             (
                 "  raw: bare chDB insert, events/s",
                 f"{figures['raw_insert_events_per_s']:,.0f}",
-                f"{figures['raw_insert_rows_per_s']:,.0f} rows/s (events, complaints, ledger), batches of {BATCH}",
+                f"{figures['raw_insert_rows_per_s']:,.0f} rows/s (events, complaints, ledger), batches of {batch:,} like the ingest's",
             ),
             ("  ingest ÷ slower raw limit", f"{figures['ingest_share_of_slower_raw_limit']}", "goal ≥ 0.5"),
         ]
+        for size in other_batches:
+            measured = figures[f"raw_insert_events_per_s_at_batch_{size}"]
+            rows.append((f"  raw: the same insert, batches of {size:,}", f"{measured:,.0f}", "events/s; shown, not in the ratio"))
         for scale in scales:
             database = f"bench_scale_{scale}"
             client = connect(url, database)
@@ -461,11 +476,12 @@ async def run(args: argparse.Namespace, scales: list[int], work: Path) -> dict[s
 def main(args: argparse.Namespace) -> int:
     try:
         scales = [int(s) for s in str(args.scales).split(",") if s.strip()]
+        raw_batches = [int(s) for s in str(getattr(args, "raw_batches", "") or "").split(",") if s.strip()]
     except ValueError:
-        say(f"--scales: {args.scales!r} is not a comma-separated list of complaint counts")
+        say(f"--scales {args.scales!r} / --raw-batches: not a comma-separated list of counts")
         return 2
-    if args.events <= 0 or args.queries <= 0 or any(s <= 0 for s in scales):
-        say("--events, --queries and every scale must be positive")
+    if args.events <= 0 or args.queries <= 0 or any(s <= 0 for s in scales + raw_batches):
+        say("--events, --queries, every scale and every raw batch size must be positive")
         return 2
     benchkit.start_clock()
     # The collector as the service runs it, from the start: the raw limits are measured in the same process.
@@ -476,7 +492,7 @@ def main(args: argparse.Namespace) -> int:
     hand_off_often()
     work = Path(tempfile.mkdtemp(prefix="redshield-bench-analytics-"))
     try:
-        figures = asyncio.run(run(args, scales, work))
+        figures = asyncio.run(run(args, scales, work, raw_batches))
     finally:
         if not os.environ.get("REDSHIELD_BENCH_KEEP"):
             shutil.rmtree(work, ignore_errors=True)

@@ -18,14 +18,16 @@ from tests.harness import ROOT
 
 def test_a_tiny_run_prints_a_table_and_a_json_line_of_figures(kafka_bootstrap: str) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "services.cli.main", "bench", "analytics", "--events", "300", "--scales", "2000", "--queries", "2"],
+        [sys.executable, "-m", "services.cli.main", "bench", "analytics", "--events", "300", "--scales", "2000", "--queries", "2",
+         "--raw-batches", "100"],
         cwd=ROOT, env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
     figures = json.loads(lines[-1])
     for key in ("ingest_events_per_s", "raw_consume_events_per_s", "raw_insert_rows_per_s", "governance_p95_ms_at_2000",
-                "overview_p95_ms_at_2000", "platform_detail_p95_ms_at_2000", "peak_rss_mb"):
+                "overview_p95_ms_at_2000", "platform_detail_p95_ms_at_2000", "peak_rss_mb", "raw_insert_events_per_s_at_batch_100",
+                "ingest_batch_events"):
         assert isinstance(figures[key], int | float) and figures[key] > 0, key
     assert any(line.startswith("redshield bench analytics") for line in lines)
 
