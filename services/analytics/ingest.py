@@ -29,6 +29,13 @@ INSERT_SECONDS = Histogram(
 )
 UNKNOWN_EVENTS = Counter("redshield_analytics_unknown_events_total", "Events of a type or version no processor knows (kept raw)", ["type"])
 FRESHNESS = Gauge("redshield_analytics_freshness_seconds", "Seconds between now and the newest event ingested")
+#: A busy stream should fill batches up to the ingest's maximum (REDSHIELD_ANALYTICS_INGEST_MAX_RECORDS): chDB's cost
+#: is mostly per batch, so batches far below it under load mean the fetch sizes are holding the ingest back.
+BATCH_EVENTS = Histogram(
+    "redshield_analytics_batch_events",
+    "Events in one written batch (processed and rejected)",
+    buckets=(1, 10, 100, 1000, 2500, 5000, 10000, 15000, 20000, 50000),
+)
 
 
 def _span_digest(positions: Sequence[Position]) -> str:
@@ -126,6 +133,7 @@ class Ingest:
         """Store a prepared batch. Idempotent: after a partial failure the same batch may be written again (the
         tokens drop the tables already in, the ledger folds nothing twice)."""
         await self.ch.exclusive(lambda: self._store(prepared))
+        BATCH_EVENTS.observe(len(prepared.positions) + len(prepared.rejected))
         if prepared.positions:
             newest = prepared.newest
             if self.newest_event_time is not None and (newest is None or self.newest_event_time > newest):

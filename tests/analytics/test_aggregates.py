@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 
 from contracts.envelope import Envelope
 from services.analytics import cockpits
@@ -323,6 +324,21 @@ async def test_a_step_with_microseconds_delivered_again_after_its_round_trip_thr
     assert await ingest.handle(records) == []
     assert await ingest.handle(records[1:]) == []
     assert await ch.query("SELECT count(), max(version) FROM complaint_ledger") == [(1, 1)]
+    ch.client.close()
+
+
+async def test_each_written_batch_is_counted_by_its_number_of_events(chdb_url: str, prefix: str) -> None:
+    ch = ClickHouse(connect(chdb_url, prefix.strip(".") + "_batches"))
+    migrate(ch.client)
+    ingest = Ingest(ch, FixedClock(datetime(2026, 11, 28, tzinfo=UTC)))
+    at = datetime(2026, 11, 3, 7, 13, tzinfo=UTC)
+    records = deliveries([complaint_event(n, "P001", "S-1", "quality", at, "330106", "complaint") for n in range(7)])
+    count, total = REGISTRY.get_sample_value("redshield_analytics_batch_events_count"), REGISTRY.get_sample_value(
+        "redshield_analytics_batch_events_sum"
+    )
+    assert await ingest.handle(records) == []
+    assert REGISTRY.get_sample_value("redshield_analytics_batch_events_count") == (count or 0) + 1
+    assert REGISTRY.get_sample_value("redshield_analytics_batch_events_sum") == (total or 0) + 7
     ch.client.close()
 
 
