@@ -29,9 +29,10 @@ class AnalyticsSettings(ServiceSettings):
     #: Database inside ClickHouse; created at start when missing.
     clickhouse_database: str | None = None
     #: At most this many events per batch. chDB's cost per batch (parts, the ledger's materialized views) is large:
-    #: the same 200,000 events' rows went in at ~28,000 events/s in batches of 5,000, ~55,000 in batches of 20,000,
-    #: ~96,000 in one (docs/performance.md); the ingest went from ~18,000 to ~23,000 events/s. A quiet stream still
-    #: comes in small batches (the fetch wait below), so this costs freshness only when the stream is busy.
+    #: the same 200,000 events' rows, encoded and inserted, went in at ~28,000 events/s in batches of 5,000, ~40,000
+    #: in batches of 20,000, ~47,000–53,000 in 50,000 or more (docs/performance.md); the ingest went from ~18,000 to
+    #: ~23,000 events/s. A quiet stream still comes in small batches (the fetch wait below), so this costs freshness
+    #: only when the stream is busy.
     ingest_max_records: int = 20_000
     #: The broker answers the ingest's fetch once this much is waiting (or after the wait below): each batch
     #: costs a few inserts whatever its size, so a busy stream should come in thousands, not hundreds.

@@ -476,7 +476,7 @@ async def run(args: argparse.Namespace, scales: list[int], work: Path, raw_batch
 def main(args: argparse.Namespace) -> int:
     try:
         scales = [int(s) for s in str(args.scales).split(",") if s.strip()]
-        raw_batches = [int(s) for s in str(getattr(args, "raw_batches", "") or "").split(",") if s.strip()]
+        raw_batches = [int(s) for s in str(args.raw_batches).split(",") if s.strip()]
     except ValueError:
         say(f"--scales {args.scales!r} / --raw-batches: not a comma-separated list of counts")
         return 2

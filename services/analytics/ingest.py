@@ -69,7 +69,7 @@ class LedgerDraft:
 @dataclass(frozen=True, slots=True)
 class Prepared:
     """A batch's rows, made and encoded, not yet written. Everything that does not depend on what is stored is done
-    here, on the event loop, while the previous batch is written: the writer's thread is the pipeline's bottleneck."""
+    here, on the event loop, while the previous batch is written, so the writer's thread only looks up and inserts."""
 
     #: Table → (rows, the rows encoded for the insert).
     tables: dict[str, tuple[int, bytes]]

@@ -163,8 +163,11 @@ class Receiver:
             if writing is not None and not writing.done():
                 # Its transaction must end before the staging is dropped.
                 writing.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):  # the first failure is the one raised
-                    await writing
+                with contextlib.suppress(asyncio.CancelledError):
+                    try:
+                        await writing
+                    except Exception:  # the first failure is the one raised; this one is only reported
+                        log.warning("the batch being staged failed too while the upload broke", exc_info=True)
             await self._interrupted(submission_id, exc)
             raise
         finally:
