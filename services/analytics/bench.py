@@ -28,7 +28,7 @@ from services.analytics import aggregates
 from services.analytics.app import AnalyticsSettings, build
 from services.analytics.clickhouse import INSERT_SETTINGS, connect, encode_rows, migrate
 from services.analytics.ingest import batch_facts, batch_token
-from services.analytics.processors import COLUMNS, Position, process
+from services.analytics.processors import COLUMNS, Position, process_into
 from services.cli import benchkit
 from services.cli.benchkit import percentile, progress, rate, rounded, say
 from services.runtime.settings import load
@@ -119,8 +119,7 @@ def raw_insert(url: str, events: list[Envelope], batch: int) -> tuple[float, int
         tables: dict[str, list[Any]] = {}
         positions = [Position("channel.complaints.v1", 0, first + i) for i in range(len(events[first : first + batch]))]
         for env, position in zip(events[first : first + batch], positions, strict=True):
-            for table, rows in process(env, position, ingested).by_table.items():
-                tables.setdefault(table, []).extend(rows)
+            process_into(tables, env, position, ingested)
         # Every complaint is new here, as in the ingest's run: nothing stored to look up.
         tables = {"complaint_ledger": aggregates.changes({}, *batch_facts(tables))} | tables
         batches.append((tables, positions))

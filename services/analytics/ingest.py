@@ -16,7 +16,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from services.analytics import aggregates
 from services.analytics.aggregates import LEDGER_LOOKUP, SUMMARY_COLUMNS, Complaint, Step, Summary, step_from, summary_from
 from services.analytics.clickhouse import ClickHouse, encode_rows
-from services.analytics.processors import COLUMNS, Position, ProcessorError, Rows, process
+from services.analytics.processors import COLUMNS, Position, ProcessorError, process_into
 from services.runtime.clock import Clock
 from services.runtime.consumer import Delivery, Rejected
 
@@ -107,18 +107,17 @@ class Ingest:
         rejected: list[tuple[Delivery, Rejected]] = []
         newest: datetime | None = None
         for delivery in batch:
-            position = Position(delivery.topic, int(delivery.record.partition), int(delivery.record.offset))
+            record, envelope = delivery.record, delivery.envelope
+            position = Position(delivery.topic, record.partition, record.offset)
             try:
-                rows: Rows = process(delivery.envelope, position, ingested_at, delivery.record.value.decode())
+                unknown = process_into(merged, envelope, position, ingested_at, record.value.decode())
             except ProcessorError as exc:
                 rejected.append((delivery, Rejected("unprocessable", str(exc))))
                 continue
-            if rows.unknown_type:
-                UNKNOWN_EVENTS.labels(rows.unknown_type).inc()
+            if unknown is not None:
+                UNKNOWN_EVENTS.labels(unknown).inc()
             positions.append(position)
-            for table, table_rows in rows.by_table.items():
-                merged.setdefault(table, []).extend(table_rows)
-            moment = delivery.envelope.time
+            moment = envelope.time
             if newest is None or moment > newest:
                 newest = moment
         draft = None

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 from pydantic import ValidationError
@@ -157,11 +157,16 @@ class ProcessorError(ValueError):
     """A known event whose data the processor cannot turn into rows (a poison event)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
+class Position(NamedTuple):
+    """Where an event was read (a named tuple: the ingest makes one per event)."""
+
     topic: str
     partition: int
     offset: int
+
+
+#: What a processor makes of one event: the table and its row.
+TableRow = tuple[str, tuple[Any, ...]]
 
 
 @dataclass(slots=True)
@@ -169,17 +174,14 @@ class Rows:
     by_table: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     unknown_type: str | None = None
 
-    def add(self, table: str, row: tuple[Any, ...]) -> None:
-        self.by_table.setdefault(table, []).append(row)
-
 
 def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _complaint_received(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
+def _complaint_received(env: Envelope, ingested_at: datetime) -> TableRow:
     row = plain_complaint_row(env.data, env.time, ingested_at)
-    rows.add("complaints", row if row is not None else model_complaint_row(env.data, env.time, ingested_at))
+    return "complaints", row if row is not None else model_complaint_row(env.data, env.time, ingested_at)
 
 
 def model_complaint_row(data: dict[str, Any], event_time: datetime, ingested_at: datetime) -> tuple[Any, ...]:
@@ -209,10 +211,10 @@ def model_complaint_row(data: dict[str, Any], event_time: datetime, ingested_at:
     )
 
 
-def _platform(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
+def _platform(env: Envelope, ingested_at: datetime) -> TableRow:
     model = PlatformUpdated if env.type == PlatformUpdated.event_type else PlatformRegistered
     p = model.model_validate(env.data)
-    rows.add(
+    return (
         "platforms",
         (
             p.platform_id,
@@ -229,43 +231,43 @@ def _platform(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
     )
 
 
-def _store(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
+def _store(env: Envelope, ingested_at: datetime) -> TableRow:
     model = StoreUpdated if env.type == StoreUpdated.event_type else StoreRegistered
     s = model.model_validate(env.data)
-    rows.add(
+    return (
         "stores",
         (s.platform_id, s.store_id, s.merchant_name, s.uscc or "", s.region, s.category, 1 if s.above_threshold else 0, 1, _utc(env.time)),
     )
 
 
-def _store_closed(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
+def _store_closed(env: Envelope, ingested_at: datetime) -> TableRow:
     s = StoreClosed.model_validate(env.data)
-    rows.add("stores", (s.platform_id, s.store_id, "", s.uscc or "", s.region, "", 0, 0, _utc(env.time)))
+    return "stores", (s.platform_id, s.store_id, "", s.uscc or "", s.region, "", 0, 0, _utc(env.time))
 
 
-def _website(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
+def _website(env: Envelope, ingested_at: datetime) -> TableRow:
     model = WebsiteUpdated if env.type == WebsiteUpdated.event_type else WebsiteRegistered
     w = model.model_validate(env.data)
-    rows.add(
+    return (
         "websites",
         (w.website_id, w.operator_name, w.uscc, w.domain, w.region, w.category, w.status.value, w.version, _utc(env.time)),
     )
 
 
-def _new_form_subject(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
+def _new_form_subject(env: Envelope, ingested_at: datetime) -> TableRow:
     model = NewFormSubjectUpdated if env.type == NewFormSubjectUpdated.event_type else NewFormSubjectRegistered
     n = model.model_validate(env.data)
-    rows.add(
+    return (
         "new_form_subjects",
         (n.platform_id, n.subject_id, n.form.value, n.uscc or "", n.region, n.category, n.version, _utc(env.time)),
     )
 
 
-def _handling(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
+def _handling(env: Envelope, ingested_at: datetime) -> TableRow:
     model = HANDLING_BY_TYPE[env.type]
     e = model.model_validate(env.data)
     outcome = getattr(e, "outcome", None) or getattr(e, "ground", None) or getattr(e, "reason", None)
-    rows.add(
+    return (
         "complaint_transitions",
         (
             env.id,
@@ -284,11 +286,11 @@ def _handling(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
     )
 
 
-def _report(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
+def _report(env: Envelope, ingested_at: datetime) -> TableRow:
     r = ReportSubmitted.model_validate(env.data)
     year, month = (int(part) for part in r.month.split("-"))
     # Decimal from the decimal string, never through float: GMV totals must add up to the fen.
-    rows.add(
+    return (
         "gmv_reports",
         (
             r.platform_id,
@@ -310,7 +312,7 @@ def _report(env: Envelope, ingested_at: datetime, rows: Rows) -> None:
 HANDLING_BY_TYPE: Final = {model.event_type: model for model in HANDLING_EVENTS}
 
 #: Processors by CloudEvents type; a type without one is still stored raw in ``events``.
-PROCESSORS: Final[dict[str, Callable[[Envelope, datetime, Rows], None]]] = {
+PROCESSORS: Final[dict[str, Callable[[Envelope, datetime], TableRow]]] = {
     ComplaintReceived.event_type: _complaint_received,
     PlatformRegistered.event_type: _platform,
     PlatformUpdated.event_type: _platform,
@@ -326,37 +328,56 @@ PROCESSORS: Final[dict[str, Callable[[Envelope, datetime, Rows], None]]] = {
 }
 
 
-def process(env: Envelope, position: Position, ingested_at: datetime, data_text: str | None = None) -> Rows:
-    """Rows for one event. Raises :class:`ProcessorError` when a known type's data is unusable. ``data_text`` is the
-    record's value as received, which the raw ``events`` row keeps (the consumer has it: writing the parsed data
-    out again cost as much as reading it); without it the data is written out again."""
-    rows = Rows()
+def process_into(
+    tables: dict[str, list[tuple[Any, ...]]], env: Envelope, position: Position, ingested_at: datetime, data_text: str | None = None
+) -> str | None:
+    """Append one event's rows to ``tables`` (table → rows), all of them or, when a known type's data is unusable,
+    none (:class:`ProcessorError`); returns the event's type when no processor or model knows it. The ingest folds a
+    whole batch into one ``tables`` this way. ``data_text`` is the record's value as received, which the raw
+    ``events`` row keeps (the consumer has it: writing the parsed data out again cost as much as reading it); without
+    it the data is written out again."""
     processor = PROCESSORS.get(env.type)
-    known = processor is not None or model_for(env.type) is not None
+    made: TableRow | None = None
     if processor is not None:
         try:
-            processor(env, ingested_at, rows)
+            made = processor(env, ingested_at)
         # ArithmeticError: Decimal() refusing an amount (decimal.InvalidOperation is not a ValueError).
         except (ValidationError, ValueError, KeyError, TypeError, ArithmeticError) as exc:
             raise ProcessorError(f"{env.type} data cannot be turned into rows: {exc}") from exc
-    if not known:
-        rows.unknown_type = env.type
-    rows.add(
-        "events",
-        (
-            env.id,
-            env.type,
-            env.source,
-            env.subject,
-            _utc(env.time),
-            env.region or "",
-            env.platformid or "",
-            orjson.dumps(env.data).decode() if data_text is None else data_text,
-            position.topic,
-            position.partition,
-            position.offset,
-            1 if known else 0,
-            ingested_at,
-        ),
+    known = processor is not None or model_for(env.type) is not None
+    if made is not None:
+        table, row = made
+        rows = tables.get(table)
+        if rows is None:
+            tables[table] = [row]
+        else:
+            rows.append(row)
+    event_row = (
+        env.id,
+        env.type,
+        env.source,
+        env.subject,
+        env.time.astimezone(UTC),
+        env.region or "",
+        env.platformid or "",
+        orjson.dumps(env.data).decode() if data_text is None else data_text,
+        position.topic,
+        position.partition,
+        position.offset,
+        1 if known else 0,
+        ingested_at,
     )
+    events = tables.get("events")
+    if events is None:
+        tables["events"] = [event_row]
+    else:
+        events.append(event_row)
+    return None if known else env.type
+
+
+def process(env: Envelope, position: Position, ingested_at: datetime, data_text: str | None = None) -> Rows:
+    """Rows for one event (:func:`process_into` on its own). Raises :class:`ProcessorError` when a known type's data
+    is unusable."""
+    rows = Rows()
+    rows.unknown_type = process_into(rows.by_table, env, position, ingested_at, data_text)
     return rows

@@ -25,6 +25,7 @@ from aiokafka.errors import ConsumerStoppedError, KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.parser import AioKafkaBatchParser
 
 from contracts import topics
 from contracts.envelope import Envelope, EnvelopeError, from_record
@@ -99,6 +100,29 @@ class DeadLetters:
 async def _raw_decoder(msg: Any) -> Any:
     # Bodies are parsed by the envelope code, which reports bad JSON as a DLQ reason instead of raising.
     return msg.body
+
+
+async def _batch_parser(message: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """FastStream's batch message without its copies of every record: its own parser decodes each record's headers
+    into a dict and collects the values (2.3 µs a record, ~5 % of analytics' event loop), and nothing here reads
+    them — the handler takes the records themselves (``raw_message``) and :func:`from_record` reads their headers.
+    Anything but a batch from FastStream's aiokafka parser goes to that parser as before."""
+    parser = getattr(original, "__self__", None)
+    if not (isinstance(message, tuple) and message and isinstance(parser, AioKafkaBatchParser)):
+        return await original(message)
+    first = message[0]
+    return parser.msg_class(
+        body=[],
+        headers={},
+        batch_headers=[],
+        reply_to="",
+        content_type=None,
+        message_id=f"{first.offset}-{message[-1].offset}-{first.timestamp}",
+        correlation_id=None,
+        raw_message=message,
+        path={},
+        consumer=parser._consumer,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +319,7 @@ class ReliableConsumer:
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset=auto_offset_reset,
             decoder=_raw_decoder,
+            parser=_batch_parser,
             title=title,
             description=description,
             pattern=self.topic_prefix + pattern if pattern is not None else None,
