@@ -86,11 +86,22 @@ def _json_default(value: Any) -> str:
     raise TypeError(f"cannot send {type(value).__name__} to ClickHouse")
 
 
+#: Rows per orjson call in :func:`encode_rows`.
+ENCODE_CHUNK_ROWS: Final = 1000
+
+
 def encode_rows(rows: Sequence[Sequence[Any]]) -> bytes:
-    """Rows as JSONCompactEachRow: one JSON array a line. Datetimes go as RFC 3339 with their offset (read with
-    ``date_time_input_format = best_effort``), dates as ISO days, Decimals as strings."""
+    """Rows as JSONCompactEachRow: one JSON array a row, the rows separated by commas (the format takes commas or
+    newlines between rows). Datetimes go as RFC 3339 with their offset (read with ``date_time_input_format =
+    best_effort``), dates as ISO days, Decimals as strings.
+
+    A thousand rows per orjson call, its outer brackets cut off: one call a row was a Python call per row on the
+    ingest's event loop; one call for a whole batch of 20,000 would hold the GIL for tens of milliseconds that the
+    writer's thread, between two chDB calls, waits for (services/runtime/gil.py)."""
     dumps = orjson.dumps
-    return b"\n".join([dumps(row, default=_json_default) for row in rows])
+    return b",".join(
+        [dumps(rows[start : start + ENCODE_CHUNK_ROWS], default=_json_default)[1:-1] for start in range(0, len(rows), ENCODE_CHUNK_ROWS)]
+    )
 #: The session temporary table :meth:`ClickHouse.query_by_keys_now` fills.
 KEYS: Final = "ingest_lookup_keys"
 

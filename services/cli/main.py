@@ -167,6 +167,8 @@ def parser() -> argparse.ArgumentParser:
     analytics.add_argument("--scales", default="10000000,100000000",
                            help="comma-separated complaint counts bulk-generated inside ClickHouse for the cockpit runs")
     analytics.add_argument("--queries", type=int, default=50, help="requests per cockpit endpoint at each scale")
+    analytics.add_argument("--rounds", type=int, default=3,
+                           help="rounds of raw chDB insert then ingest, back to back; the figures are their medians")
     analytics.add_argument("--raw-batches", default="",
                            help="comma-separated batch sizes at which to measure the raw chDB insert as well (shown, not in the ratio)")
     bench.set_defaults(func=_bench)

@@ -58,8 +58,24 @@ def test_values_are_encoded_so_that_clickhouse_reads_them_exactly(value: Any, te
     assert encode_rows([(value,)]) == b"[" + text + b"]"
 
 
-def test_rows_are_one_json_array_a_line() -> None:
-    assert encode_rows([(1, "a"), (2, "b")]) == b'[1,"a"]\n[2,"b"]'
+def test_rows_are_json_arrays_separated_by_commas() -> None:
+    assert encode_rows([(1, "a"), (2, "b")]) == b'[1,"a"],[2,"b"]'
+    assert encode_rows([]) == b""
+
+
+async def test_a_block_larger_than_a_chunk_and_than_chdbs_parallel_parsing_unit_reads_back_whole(chdb_url: str, prefix: str) -> None:
+    # 2,500 rows of ~5 KiB: three orjson chunks joined, and more than chDB's 10 MB parallel-parsing unit, which has
+    # to find row boundaries between commas.
+    ch = ClickHouse(connect(chdb_url, prefix.strip(".") + "_chunks"))
+    migrate(ch.client)
+    rows = [(f"E-{n:05d}", "t", "s", "x", datetime(2026, 11, 28, tzinfo=UTC), "", "", "数据,[]" * 900 + str(n), "t", 0, n, 1,
+             datetime(2026, 11, 28, tzinfo=UTC)) for n in range(2500)]
+    block = encode_rows(rows)
+    assert len(block) > 10 * 1024 * 1024
+    ch.insert_encoded_now("events", block, COLUMNS["events"], "chunks")
+    stored = await ch.query("SELECT count(), sum(lengthUTF8(data)), min(offset), max(offset), uniqExact(event_id) FROM events")
+    assert stored == [(2500, sum(len(row[7]) for row in rows), 0, 2499, 2500)]
+    ch.close()
 
 
 def test_a_value_clickhouse_cannot_take_is_refused_by_name() -> None:
