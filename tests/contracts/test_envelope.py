@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from contracts import envelope as envelope_module
 from contracts.envelope import Envelope, EnvelopeError, Headers, from_record
 from contracts.events.base import EventData
 from contracts.examples import GOLDEN, Golden
@@ -74,6 +75,18 @@ def test_ce_header_names_are_matched_case_insensitively() -> None:
     key, value, headers = a_record()
     shouting = [(name.upper() if name.startswith("ce_") else name, raw) for name, raw in headers]
     assert from_record(key, value, shouting) == from_record(key, value, headers)
+
+
+def test_header_names_a_sender_makes_up_are_read_but_not_all_remembered() -> None:
+    # The reader remembers which attribute each header name carries; names are the sender's to choose, so the memory
+    # of them is bounded and names beyond it are still read.
+    key, value, headers = a_record()
+    for n in range(2 * envelope_module._ATTRIBUTE_NAMES_KEPT):
+        extra = [*headers, (f"ce_X{n}", b"v"), (f"x-made-up-{n}", b"w")]
+        assert from_record(key, value, extra) == from_record(key, value, headers)
+    assert len(envelope_module._ATTRIBUTE_OF) <= envelope_module._ATTRIBUTE_NAMES_KEPT
+    late = [(name.replace("ce_", "Ce_") if name.startswith("ce_") else name, raw) for name, raw in headers]
+    assert from_record(key, value, late) == from_record(key, value, headers)
 
 
 # -- rejections -----------------------------------------------------------------------------------------
