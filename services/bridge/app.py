@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from pathlib import Path
@@ -24,6 +25,7 @@ from services.bridge.new_forms import NewForms
 from services.bridge.platforms import Registry
 from services.bridge.reports import Reports
 from services.bridge.store_batches import StoreBatches
+from services.bridge.streaming_apply import StreamingApply
 from services.bridge.submission_deadlines import DeadlineWatch
 from services.bridge.submissions import Receiver
 from services.bridge.watch import Watch
@@ -113,6 +115,7 @@ def build(settings: ServiceSettings | None = None, *, clock: Clock | None = None
                         stale_after_s=config.stale_upload_seconds)
     applier = Applier(service, clock=service.clock, page_size=config.apply_page_rows, housekeeping=receiver.sweep_stale,
                       deadline_day=config.submission_deadline_day)
+    receiver.apply_while_staged = functools.partial(StreamingApply.begin, applier)
     service.on_start(applier.start)
     service.on_stop(applier.stop)
     app = service.app(title="redshield bridge (红盾云桥)", description="Government–platform data exchange: platform registry, "

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts import topics
@@ -90,6 +91,31 @@ def _outbox_row(event_type: str, dataschema: str, subject: str, data: dict[str, 
             "headers": [[name, value.decode()] for name, value in envelope.headers()], "value": envelope.value(), "created_at": now}
 
 
+class PlatformBusy(Exception):
+    """The platform's row is locked by another apply (or a submission applied as it is staged): try later."""
+
+    def __init__(self, platform_id: str) -> None:
+        super().__init__(f"platform {platform_id} is being applied to by another transaction")
+        self.platform_id = platform_id
+
+
+class Steps:
+    """Seconds per step of an apply, summed when a step runs several times (per batch while staging): where a large
+    apply spends its time, logged with the counts and printed by the bench."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._mark = time.perf_counter()
+
+    def restart(self) -> None:
+        self._mark = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.seconds[step] = round(self.seconds.get(step, 0.0) + now - self._mark, 3)
+        self._mark = now
+
+
 class Applier:
     def __init__(self, service: Service, *, clock: Clock, page_size: int = 5000, poll_interval: float = 2.0,
                  housekeeping: Callable[[], Awaitable[object]] | None = None, deadline_day: int = 31) -> None:
@@ -122,7 +148,8 @@ class Applier:
             try:
                 if self.housekeeping is not None:
                     await self.housekeeping()
-                while await self.apply_next():
+                busy: set[str] = set()
+                while await self.apply_next(busy):
                     pass
             except asyncio.CancelledError:
                 raise
@@ -132,16 +159,22 @@ class Applier:
                 await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_interval)
             self.wakeup.clear()
 
-    async def apply_next(self) -> bool:
-        """Apply the submission staged first; False when none waits."""
+    async def apply_next(self, busy: set[str] | None = None) -> bool:
+        """Apply the submission staged first, of a platform not in ``busy``; False when none waits. A platform whose
+        submission is being applied as it is staged (:mod:`services.bridge.streaming_apply`) is added to ``busy`` and
+        left for a later pass, so one long upload never holds the applier."""
+        busy = set() if busy is None else busy
         async with self.service.uow() as uow:
             submission_id = (await uow.conn.execute(
-                sa.select(submissions.c.submission_id).where(submissions.c.state == State.STAGED)
+                sa.select(submissions.c.submission_id).where(submissions.c.state == State.STAGED, submissions.c.platform_id.not_in(busy))
                 .order_by(submissions.c.staged_at, submissions.c.submission_id).limit(1))).scalar_one_or_none()
         if submission_id is None:
             return False
         try:
             await self.apply(submission_id)
+        except PlatformBusy as exc:
+            log.info("platform %s is being applied to by another transaction; its submissions wait for the next pass", exc.platform_id)
+            busy.add(exc.platform_id)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -170,45 +203,59 @@ class Applier:
             if sub is None or sub.state != State.STAGED:
                 return False  # another replica applied it first
             # One platform's submissions apply one at a time, whatever the number of replicas.
-            domicile = (await conn.execute(for_update(sa.select(platforms.c.domicile_region)
-                                                      .where(platforms.c.platform_id == sub.platform_id), conn))).scalar_one_or_none()
+            domicile = await self.lock_platform(conn, sub.platform_id, wait=False)
             now = self.clock.now()
-            # Seconds per step, logged with the counts: where a large apply spends its time (the bench prints them).
-            seconds: dict[str, float] = {}
-            mark = time.perf_counter()
-
-            def lap(step: str) -> None:
-                nonlocal mark
-                seconds[step] = round(time.perf_counter() - mark, 3)
-                mark = time.perf_counter()
-
+            steps = Steps()
             registered, updated = await self._emit_changes(conn, sub, now)
-            lap("change_events")
+            steps.lap("change_events")
             closed = await self._emit_closures(conn, sub, now)
-            lap("closure_events")
+            steps.lap("closure_events")
             # Closing first: it looks up every open store in the staging table, and before the upsert those are only
             # the stores open until now (none on a first submission), not the millions the upsert is about to open.
             await self._close(conn, sub, now)
-            lap("close")
+            steps.lap("close")
             await self._upsert(conn, sub, now)
-            lap("upsert")
-            await conn.execute(sa.delete(staged_stores).where(staged_stores.c.submission_id == submission_id))
-            lap("drop_staging")
+            steps.lap("upsert")
             counts = {"registered": registered, "updated": updated, "closed": closed, "unchanged": sub.rows_staged - registered - updated}
-            await conn.execute(sa.update(submissions).where(submissions.c.submission_id == submission_id)
-                               .values(state=State.APPLIED, applied_at=now, **counts))
-            await write_audit(conn, at=now, actor=sub.submitted_by, role="platform", action="submission.applied",
-                              target=f"submission:{submission_id}", detail={"platform_id": sub.platform_id, "period": sub.period, **counts})
-            await conn.execute(sa.insert(outbox), [self._applied_row(sub, counts, now, domicile)])
+            await self.finish(conn, sub, now, counts, domicile, steps)
             await uow.commit()
-            lap("commit")
+            steps.lap("commit")
+        self.applied(sub.submission_id, counts, steps.seconds)
+        return True
+
+    async def lock_platform(self, conn: AsyncConnection, platform_id: str, *, wait: bool = True) -> str | None:
+        """Lock the platform's row (PostgreSQL; SQLite's transactions are serial anyway) and answer its domicile. With
+        ``wait=False`` a platform locked by another transaction raises :class:`PlatformBusy` at once."""
+        statement = sa.select(platforms.c.domicile_region).where(platforms.c.platform_id == platform_id)
+        if conn.dialect.name == "postgresql":
+            statement = statement.with_for_update(nowait=not wait)
+        try:
+            return (await conn.execute(statement)).scalar_one_or_none()
+        except DBAPIError as exc:
+            if not wait and "55P03" in str(getattr(exc.orig, "sqlstate", "")) + str(exc):
+                raise PlatformBusy(platform_id) from exc
+            raise
+
+    async def finish(self, conn: AsyncConnection, sub: Any, now: datetime, counts: dict[str, int], domicile: str | None,
+                     steps: Steps) -> None:
+        """The end of an apply, in its transaction: the staging dropped, the submission marked applied with its counts,
+        its audit row and its SubmissionApplied event."""
+        await conn.execute(sa.delete(staged_stores).where(staged_stores.c.submission_id == sub.submission_id))
+        steps.lap("drop_staging")
+        await conn.execute(sa.update(submissions).where(submissions.c.submission_id == sub.submission_id)
+                           .values(state=State.APPLIED, applied_at=now, **counts))
+        await write_audit(conn, at=now, actor=sub.submitted_by, role="platform", action="submission.applied",
+                          target=f"submission:{sub.submission_id}", detail={"platform_id": sub.platform_id, "period": sub.period, **counts})
+        await conn.execute(sa.insert(outbox), [self._applied_row(sub, counts, now, domicile)])
+
+    def applied(self, submission_id: str, counts: dict[str, int], seconds: dict[str, float]) -> None:
+        """After the commit: figures, metrics, the relay woken."""
         self.last_seconds = seconds
         metrics.applied(seconds, counts)
         metrics.submissions_reached(State.APPLIED)
         self.service.committed.set()  # wake the relay: the events are in the outbox
         self._failures.pop(submission_id, None)
         log.info("submission applied", extra={"fields": {"submission_id": submission_id, **counts, "seconds": seconds}})
-        return True
 
     def _applied_row(self, sub: Any, counts: dict[str, int], now: datetime, region: str | None) -> dict[str, Any]:
         """The submission itself as one event, whatever it changed: each one is a data exchange, counted once."""
@@ -234,16 +281,22 @@ class Applier:
         postgres = conn.dialect.name == "postgresql"
         statement = sa.text(sql.replace(":now", "CAST(:now AS TIMESTAMP WITH TIME ZONE)") if postgres else sql).bindparams(
             sa.bindparam("now", type_=sa.DateTime(timezone=True)))
+        if "ids" in params:
+            statement = statement.bindparams(sa.bindparam("ids", type_=postgresql.ARRAY(sa.Text)))
         result = await conn.execute(statement, params | {"pre": pre, "span": os.urandom(4).hex(), "j_type": _json(event.event_type),
                                                          "j_schema": _json(event.dataschema())})
         return int(result.rowcount)
 
-    async def _emit_changes(self, conn: AsyncConnection, sub: Any, now: datetime) -> tuple[int, int]:
-        """Registered (new or reopened) and updated (content digest differs) stores, as events, in two set-based statements."""
+    async def _emit_changes(self, conn: AsyncConnection, sub: Any, now: datetime, ids: list[str] | None = None) -> tuple[int, int]:
+        """Registered (new or reopened) and updated (content digest differs) stores, as events, in two set-based
+        statements; over the submission's staged rows, or only those of ``ids`` (one batch, while staging)."""
         sql = _EventSql(conn.dialect.name)
         params = self._event_params(sub, now)
         joined = ("FROM staged_stores s {join} stores st ON st.platform_id = CAST(:platform AS TEXT) AND st.store_id = s.store_id "
                   "WHERE s.submission_id = CAST(:submission AS TEXT) AND ")
+        if ids is not None:
+            joined += "s.store_id = ANY(:ids) AND "
+            params["ids"] = ids
         registered = await self._insert_events(conn, sql.insert(
             data=sql.store_data(changed=False), region="s.region", store_id="s.store_id",
             source=joined.format(join="LEFT JOIN") + "(st.store_id IS NULL OR st.status = 'closed')"), params, StoreRegistered)
@@ -252,19 +305,26 @@ class Applier:
             source=joined.format(join="JOIN") + "st.status = 'open' AND st.digest <> s.digest"), params, StoreUpdated)
         return registered, updated
 
-    def _missing(self, sub: Any) -> sa.ColumnElement[bool]:
-        """Open stores of the platform that the file neither lists validly nor lists in a refused row."""
+    def _missing(self, sub: Any, open_before: sa.TableClause | None = None) -> sa.ColumnElement[bool]:
+        """Open stores of the platform that the file neither lists validly nor lists in a refused row; with
+        ``open_before``, only among the stores open before this submission (listed in that table)."""
         st = stores
         listed = sa.exists().where(staged_stores.c.submission_id == sub.submission_id, staged_stores.c.store_id == st.c.store_id)
         refused = sa.exists().where(findings.c.submission_id == sub.submission_id, findings.c.store_id == st.c.store_id,
                                     findings.c.severity == "error")
-        return sa.and_(st.c.platform_id == sub.platform_id, st.c.status == "open", ~listed, ~refused)
+        missing = sa.and_(st.c.platform_id == sub.platform_id, st.c.status == "open", ~listed, ~refused)
+        if open_before is not None:
+            # A join (UPDATE … FROM), driven by the snapshot: after the upserts the platform's open stores are the
+            # file's millions, and none of those can be missing from it.
+            missing = sa.and_(missing, st.c.store_id == open_before.c.store_id)
+        return missing
 
-    async def _emit_closures(self, conn: AsyncConnection, sub: Any, now: datetime) -> int:
+    async def _emit_closures(self, conn: AsyncConnection, sub: Any, now: datetime, open_before: str | None = None) -> int:
         """The same set as :meth:`_missing`, written as SQL text for the event statement."""
         sql = _EventSql(conn.dialect.name)
         closed_at = now.astimezone(UTC).isoformat().replace("+00:00", "Z")
-        source = ("FROM stores st WHERE st.platform_id = CAST(:platform AS TEXT) AND st.status = 'open' "
+        stores_from = "FROM stores st " if open_before is None else f"FROM {open_before} o JOIN stores st ON st.store_id = o.store_id "
+        source = (stores_from + "WHERE st.platform_id = CAST(:platform AS TEXT) AND st.status = 'open' "
                   "AND NOT EXISTS (SELECT 1 FROM staged_stores s "
                   "WHERE s.submission_id = CAST(:submission AS TEXT) AND s.store_id = st.store_id) "
                   "AND NOT EXISTS (SELECT 1 FROM submission_findings f WHERE f.submission_id = CAST(:submission AS TEXT) "
@@ -273,7 +333,8 @@ class Applier:
         return await self._insert_events(conn, statement,
                                          self._event_params(sub, now) | {"j_closed_at": _json(closed_at)}, StoreClosed)
 
-    async def _upsert(self, conn: AsyncConnection, sub: Any, now: datetime) -> None:
+    async def _upsert(self, conn: AsyncConnection, sub: Any, now: datetime, ids: list[str] | None = None) -> None:
+        """The staged stores (or those of ``ids``) into ``stores``: new ones inserted, changed or reopened ones updated."""
         s, st = staged_stores, stores
         columns = ["platform_id", "store_id", *STORE_FIELDS, "status", "first_submission_id", "last_submission_id", "updated_at",
                    "closed_at"]
@@ -282,6 +343,8 @@ class Applier:
             sa.literal(sub.submission_id, sa.String), sa.literal(sub.submission_id, sa.String), sa.literal(now, sa.DateTime(timezone=True)),
             sa.null(),
         ).where(s.c.submission_id == sub.submission_id)
+        if ids is not None:
+            source = source.where(s.c.store_id == sa.any_(sa.bindparam("ids", ids, type_=postgresql.ARRAY(sa.Text))))
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         insert = dialect.insert(st).from_select(columns, source)
         excluded = insert.excluded
@@ -294,8 +357,8 @@ class Applier:
         )
         await conn.execute(statement)
 
-    async def _close(self, conn: AsyncConnection, sub: Any, now: datetime) -> None:
-        await conn.execute(sa.update(stores).where(self._missing(sub))
+    async def _close(self, conn: AsyncConnection, sub: Any, now: datetime, open_before: sa.TableClause | None = None) -> None:
+        await conn.execute(sa.update(stores).where(self._missing(sub, open_before))
                            .values(status="closed", closed_at=now, updated_at=now, last_submission_id=sub.submission_id))
 
 

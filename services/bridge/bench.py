@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from contracts import uscc
 from services.bridge.forms import PlatformForm
 from services.bridge.staging import STAGED_COLUMNS, copy_rows
+from services.bridge.submissions import State
 from services.bridge.uploads import Format, RowStream
 from services.runtime.auth import Caller, Role
 from services.runtime.settings import load
@@ -189,10 +190,15 @@ async def run(stores: int) -> int:
         try:
             submission_id = await receiver.start(caller=Caller(subject="platform:BENCH", role=Role.PLATFORM, platform_id="BENCH"),
                                                  platform_id="BENCH", period="2026H1", fmt="ndjson", idempotency_key=None, previous=None)
-            await receiver.receive(submission_id, stream)
+            state = await receiver.receive(submission_id, stream)
             staged = time.perf_counter()
-            print(f"  applying {stores:,} rows in one transaction (diff, events, upsert) …", flush=True)
-            assert await applier.apply(submission_id)
+            if state is State.STAGED:
+                print(f"  applying {stores:,} rows in one transaction (diff, events, upsert) …", flush=True)
+                assert await applier.apply(submission_id)
+            else:
+                # PostgreSQL: applied batch by batch as it was staged, committed at the file's end (streaming_apply).
+                assert state is State.APPLIED, state
+                print(f"  {stores:,} rows applied as they were staged (one transaction, committed at the file's end)", flush=True)
             applied = time.perf_counter()
         finally:
             sampler.cancel()

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -78,9 +79,77 @@ class _Batch:
         return len(self.records) + len(self.findings)
 
 
+class ApplyingWhileStaged(Protocol):
+    """A submission applied batch by batch as it is staged, committed whole at the end
+    (:class:`services.bridge.streaming_apply.StreamingApply`)."""
+
+    async def batch(self, ids: list[str]) -> None: ...
+
+    async def finish(self, *, content_sha256: str, bytes_received: int) -> bool: ...
+
+    async def abandon(self) -> None: ...
+
+
+class _Applying:
+    """The apply running beside the staging, while there is one: batch k is applied (its own connection) once it is
+    staged, while batch k+1 is staged and batch k+2 checked; at most one batch's apply waits behind the staging."""
+
+    def __init__(self, submission_id: str, now: ApplyingWhileStaged | None) -> None:
+        self.submission_id = submission_id
+        self.now = now
+        self.pending: list[asyncio.Task[None]] = []
+
+    def queue(self, staging: asyncio.Task[list[str]]) -> None:
+        if self.now is not None:
+            previous = self.pending[-1] if self.pending else None
+            self.pending.append(asyncio.create_task(self._apply(staging, previous)))
+
+    async def _apply(self, staging: asyncio.Task[list[str]], previous: asyncio.Task[None] | None) -> None:
+        ids = await staging
+        if previous is not None:
+            await previous
+        if self.now is None:
+            return
+        try:
+            await self.now.batch(ids)
+        except Exception:
+            # Applying as it is staged is a shortcut: the staging goes on, and the applier applies the whole file.
+            log.warning("applying submission %s as it is staged failed; it is applied once staged", self.submission_id, exc_info=True)
+            await self.abandon()
+
+    async def keep_up(self) -> None:
+        """Wait until at most one batch's apply is still running (memory stays flat however slow the applying)."""
+        while len(self.pending) > 1:
+            await self.pending.pop(0)
+
+    async def drain(self) -> None:
+        while self.pending:
+            await self.pending.pop(0)
+
+    async def stop(self) -> None:
+        """The upload broke: the applies in flight cancelled, the transaction rolled back."""
+        for task in self.pending:
+            task.cancel()
+        for task in self.pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.pending.clear()
+        await self.abandon()
+
+    async def abandon(self) -> None:
+        current, self.now = self.now, None
+        if current is not None:
+            try:
+                await current.abandon()
+            except Exception:  # its connection is gone with it; PostgreSQL rolls the transaction back
+                log.warning("could not roll back the apply beside the staging", exc_info=True)
+
+
 class Receiver:
     def __init__(self, service: Service, *, clock: Clock, cipher: FieldCipher, mac_key: bytes, batch_size: int = 5000,
                  stale_after_s: float = 60.0) -> None:
+        #: Set by the app: starts applying a submission as it is staged where that is possible (PostgreSQL).
+        self.apply_while_staged: Callable[[str], Awaitable[ApplyingWhileStaged | None]] | None = None
         self.service = service
         self.clock = clock
         self.cipher = cipher
@@ -129,13 +198,17 @@ class Receiver:
 
     async def receive(self, submission_id: str, rows: RowStream) -> State:
         """Stage every valid row of ``rows``; any exception leaves the submission unapplied and marked interrupted.
+        Answers ``staged`` (the applier applies it), ``applied`` (applied as it was staged) or ``rejected``.
 
         Batches are checked while the previous one is written: the checks are Python on the event loop, the staging
         is the database's work (COPY, its index, the commit), so the two overlap. Writes stay one at a time and in
-        file order, so a store id's first occurrence is staged before a later batch looks for it."""
+        file order, so a store id's first occurrence is staged before a later batch looks for it. Where it can
+        (PostgreSQL), each staged batch is also applied then, in one transaction committed at the file's end
+        (:mod:`services.bridge.streaming_apply`)."""
         day = china_date(self.clock.now())
         batch = _Batch()
-        writing: asyncio.Task[None] | None = None
+        writing: asyncio.Task[list[str]] | None = None
+        applying = _Applying(submission_id, await self._begin_applying(submission_id))
         metrics.RECEIVING.inc()
         try:
             unknown = rows.unknown_columns()
@@ -152,12 +225,22 @@ class Receiver:
                     batch.bytes_read = rows.reader.bytes_read
                     if writing is not None:
                         await writing
+                    await applying.keep_up()
                     writing = asyncio.create_task(self._flush(submission_id, batch))
+                    applying.queue(writing)
                     batch = _Batch()
             if writing is not None:
                 await writing
             batch.bytes_read = rows.reader.bytes_read
-            await self._flush(submission_id, batch)
+            writing = asyncio.create_task(self._flush(submission_id, batch))
+            applying.queue(writing)
+            await writing
+            await applying.drain()
+            if applying.now is not None and await applying.now.finish(content_sha256=rows.reader.sha256.hexdigest(),
+                                                                       bytes_received=rows.reader.bytes_read):
+                applying.now = None
+                return State.APPLIED
+            applying.now = None  # abandoned by finish, or never begun
             return await self._finish(submission_id, rows)
         except BaseException as exc:
             if writing is not None and not writing.done():
@@ -168,10 +251,21 @@ class Receiver:
                         await writing
                     except Exception:  # the first failure is the one raised; this one is only reported
                         log.warning("the batch being staged failed too while the upload broke", exc_info=True)
+            await applying.stop()
             await self._interrupted(submission_id, exc)
             raise
         finally:
             metrics.RECEIVING.dec()
+
+    async def _begin_applying(self, submission_id: str) -> ApplyingWhileStaged | None:
+        if self.apply_while_staged is None:
+            return None
+        try:
+            return await self.apply_while_staged(submission_id)
+        except Exception:
+            log.warning("could not start applying submission %s as it is staged; it is applied once staged", submission_id,
+                        exc_info=True)
+            return None
 
     def _check(self, item: Any, fast: FastCheck, batch: _Batch) -> None:
         batch.total += 1
@@ -199,7 +293,8 @@ class Receiver:
             batch.flagged_lines.add(item.line)
         batch.records[record.store_id] = (item.line, record)
 
-    async def _flush(self, submission_id: str, batch: _Batch) -> None:
+    async def _flush(self, submission_id: str, batch: _Batch) -> list[str]:
+        """Stage a batch in its own transaction; returns the store ids staged."""
         async with self.service.uow() as uow:
             conn = uow.conn
             postgres = conn.dialect.name == "postgresql"
@@ -238,6 +333,7 @@ class Receiver:
                 raise Superseded(submission_id)  # rolls this batch back
             await uow.commit()
         metrics.rows_committed(staged=len(staged), flagged=len(batch.flagged_lines), refused=batch.refused)
+        return list(batch.records)
 
     async def _apply_overrides(self, conn: AsyncConnection, batch: _Batch) -> None:
         """A failing code a person already confirmed is not flagged again."""
@@ -298,7 +394,9 @@ class Receiver:
                 if aware(row.heartbeat_at).timestamp() < cutoff]
             for submission_id in stale:
                 await _drop_staging(uow.conn, submission_id)
-                await uow.conn.execute(sa.update(submissions).where(submissions.c.submission_id == submission_id).values(
+                # Still receiving: a submission applied as it was staged may have committed since it was read.
+                await uow.conn.execute(sa.update(submissions).where(
+                    submissions.c.submission_id == submission_id, submissions.c.state == State.RECEIVING).values(
                     state=State.INTERRUPTED, failure="upload stopped without finishing (no progress); resend it"))
             await uow.commit()
         metrics.submissions_reached(State.INTERRUPTED, len(stale))
