@@ -60,11 +60,15 @@ async def upload(client: httpx.AsyncClient, platform: str, rows: list[dict[str, 
                              headers=token(Role.PLATFORM, platform) | {"content-type": "application/x-ndjson", "Idempotency-Key": key})
 
 
-async def test_bridge_killed_mid_upload_applies_nothing_and_the_resend_matches_a_clean_upload(kafka_bootstrap: str, prefix: str,
-                                                                                               tmp_path: Path) -> None:
-    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "REDSHIELD_TOPIC_PREFIX": prefix,
-           "REDSHIELD_BRIDGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/bridge.db",
+async def test_bridge_killed_mid_upload_applies_nothing_and_the_resend_matches_a_clean_upload(
+        kafka_bootstrap: str, prefix: str, tmp_path: Path, database: tuple[str, str | None]) -> None:
+    # On PostgreSQL the kill lands while the upload's apply transaction is open (applied as it is staged): the
+    # database rolls it back when the dead process's connection closes.
+    url, schema = database
+    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "REDSHIELD_TOPIC_PREFIX": prefix, "REDSHIELD_BRIDGE_DATABASE_URL": url,
            "REDSHIELD_BRIDGE_SUBMISSION_BATCH_ROWS": "500", "REDSHIELD_BRIDGE_STALE_UPLOAD_SECONDS": "1"}
+    if schema is not None:
+        env["REDSHIELD_BRIDGE_DATABASE_SCHEMA"] = schema
     bridge = Process("bridge", env, free_port(), tmp_path / "bridge.log")
     bridge.start()
     rows = [store_row(n, category="服装" if n % 5 == 0 else "食品") for n in range(ROWS)]
