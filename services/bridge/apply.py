@@ -295,7 +295,14 @@ class Applier:
         joined = ("FROM staged_stores s {join} stores st ON st.platform_id = CAST(:platform AS TEXT) AND st.store_id = s.store_id "
                   "WHERE s.submission_id = CAST(:submission AS TEXT) AND ")
         if ids is not None:
-            joined += "s.store_id = ANY(:ids) AND "
+            # Each of the batch's ids looked up by primary key (a LATERAL subquery with LIMIT 1, which the planner
+            # cannot flatten into a join): joined plainly, the planner — whose statistics had not seen the rows staged
+            # and upserted during this upload — hashed every row staged so far and every store of the platform for
+            # each batch, each batch costlier than the last. Both keys are unique, so LIMIT 1 drops nothing.
+            joined = ("FROM unnest(CAST(:ids AS TEXT[])) AS b(store_id) CROSS JOIN LATERAL (SELECT * FROM staged_stores "
+                      "WHERE submission_id = CAST(:submission AS TEXT) AND store_id = b.store_id LIMIT 1) s "
+                      "{join} LATERAL (SELECT * FROM stores WHERE platform_id = CAST(:platform AS TEXT) AND store_id = b.store_id "
+                      "LIMIT 1) st ON true WHERE ")
             params["ids"] = ids
         registered = await self._insert_events(conn, sql.insert(
             data=sql.store_data(changed=False), region="s.region", store_id="s.store_id",
@@ -335,7 +342,15 @@ class Applier:
 
     async def _upsert(self, conn: AsyncConnection, sub: Any, now: datetime, ids: list[str] | None = None) -> None:
         """The staged stores (or those of ``ids``) into ``stores``: new ones inserted, changed or reopened ones updated."""
-        s, st = staged_stores, stores
+        st = stores
+        s: Any = staged_stores
+        batch = None
+        if ids is not None:
+            # Each of the batch's ids looked up by primary key, as in _emit_changes.
+            listed = sa.bindparam("ids", ids, type_=postgresql.ARRAY(sa.Text))
+            batch = sa.func.unnest(listed).table_valued("store_id").render_derived(name="b")
+            s = sa.select(staged_stores).where(staged_stores.c.submission_id == sub.submission_id,
+                                               staged_stores.c.store_id == batch.c.store_id).limit(1).lateral("s")
         columns = ["platform_id", "store_id", *STORE_FIELDS, "status", "first_submission_id", "last_submission_id", "updated_at",
                    "closed_at"]
         source = sa.select(
@@ -343,8 +358,8 @@ class Applier:
             sa.literal(sub.submission_id, sa.String), sa.literal(sub.submission_id, sa.String), sa.literal(now, sa.DateTime(timezone=True)),
             sa.null(),
         ).where(s.c.submission_id == sub.submission_id)
-        if ids is not None:
-            source = source.where(s.c.store_id == sa.any_(sa.bindparam("ids", ids, type_=postgresql.ARRAY(sa.Text))))
+        if batch is not None:
+            source = source.select_from(batch.join(s, sa.true()))
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         insert = dialect.insert(st).from_select(columns, source)
         excluded = insert.excluded
