@@ -347,17 +347,13 @@ def process_into(
     known = processor is not None or model_for(env.type) is not None
     if made is not None:
         table, row = made
-        rows = tables.get(table)
-        if rows is None:
-            tables[table] = [row]
-        else:
-            rows.append(row)
+        tables.setdefault(table, []).append(row)
     event_row = (
         env.id,
         env.type,
         env.source,
         env.subject,
-        env.time.astimezone(UTC),
+        _utc(env.time),
         env.region or "",
         env.platformid or "",
         orjson.dumps(env.data).decode() if data_text is None else data_text,
@@ -367,11 +363,7 @@ def process_into(
         1 if known else 0,
         ingested_at,
     )
-    events = tables.get("events")
-    if events is None:
-        tables["events"] = [event_row]
-    else:
-        events.append(event_row)
+    tables.setdefault("events", []).append(event_row)
     return None if known else env.type
 
 

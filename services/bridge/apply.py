@@ -91,6 +91,10 @@ def _outbox_row(event_type: str, dataschema: str, subject: str, data: dict[str, 
             "headers": [[name, value.decode()] for name, value in envelope.headers()], "value": envelope.value(), "created_at": now}
 
 
+#: PostgreSQL's SQLSTATE for a NOWAIT lock that another transaction holds.
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
 class PlatformBusy(Exception):
     """The platform's row is locked by another apply (or a submission applied as it is staged): try later."""
 
@@ -203,7 +207,7 @@ class Applier:
             if sub is None or sub.state != State.STAGED:
                 return False  # another replica applied it first
             # One platform's submissions apply one at a time, whatever the number of replicas.
-            domicile = await self.lock_platform(conn, sub.platform_id, wait=False)
+            domicile = await self.lock_platform(conn, sub.platform_id)
             now = self.clock.now()
             steps = Steps()
             registered, updated = await self._emit_changes(conn, sub, now)
@@ -223,16 +227,16 @@ class Applier:
         self.applied(sub.submission_id, counts, steps.seconds)
         return True
 
-    async def lock_platform(self, conn: AsyncConnection, platform_id: str, *, wait: bool = True) -> str | None:
-        """Lock the platform's row (PostgreSQL; SQLite's transactions are serial anyway) and answer its domicile. With
-        ``wait=False`` a platform locked by another transaction raises :class:`PlatformBusy` at once."""
+    async def lock_platform(self, conn: AsyncConnection, platform_id: str) -> str | None:
+        """Lock the platform's row (PostgreSQL; SQLite's transactions are serial anyway) and answer its domicile. A
+        platform locked by another transaction raises :class:`PlatformBusy` at once instead of waiting for it."""
         statement = sa.select(platforms.c.domicile_region).where(platforms.c.platform_id == platform_id)
         if conn.dialect.name == "postgresql":
-            statement = statement.with_for_update(nowait=not wait)
+            statement = statement.with_for_update(nowait=True)
         try:
             return (await conn.execute(statement)).scalar_one_or_none()
         except DBAPIError as exc:
-            if not wait and "55P03" in str(getattr(exc.orig, "sqlstate", "")) + str(exc):
+            if getattr(exc.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
                 raise PlatformBusy(platform_id) from exc
             raise
 

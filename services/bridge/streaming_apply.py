@@ -60,7 +60,7 @@ class StreamingApply:
         transaction = await conn.begin()
         try:
             sub = (await conn.execute(sa.select(submissions).where(submissions.c.submission_id == submission_id))).one()
-            domicile = await applier.lock_platform(conn, sub.platform_id, wait=False)
+            domicile = await applier.lock_platform(conn, sub.platform_id)
             others = (await conn.execute(sa.select(sa.func.count()).select_from(submissions).where(
                 submissions.c.platform_id == sub.platform_id, submissions.c.submission_id != submission_id,
                 submissions.c.state.in_([State.RECEIVING, State.STAGED])))).scalar_one()
