@@ -78,6 +78,12 @@ def store_data(row: Any, *, platform_id: str, submission_id: str, period: str) -
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
+def _id_prefix() -> str:
+    """The first 24 hex digits (in UUID layout) of one statement's event ids: a fresh UUIDv7's, the rest a counter."""
+    prefix = new_id().replace("-", "")[:24]
+    return f"{prefix[:8]}-{prefix[8:12]}-{prefix[12:16]}-{prefix[16:20]}-{prefix[20:24]}"
+
+
 def _json(value: str) -> str:
     return orjson.dumps(value).decode()
 
@@ -280,41 +286,40 @@ class Applier:
     async def _insert_events(self, conn: AsyncConnection, sql: str, params: dict[str, Any], event: type[Any]) -> int:
         """One statement's events; returns how many. Their ids are UUIDv7 with a counter in the last 32 bits (RFC 9562
         allows a counter there): one fresh random prefix per statement, so ids are unique and sorted by insertion."""
-        prefix = new_id().replace("-", "")[:24]
-        pre = f"{prefix[:8]}-{prefix[8:12]}-{prefix[12:16]}-{prefix[16:20]}-{prefix[20:24]}"
         postgres = conn.dialect.name == "postgresql"
         statement = sa.text(sql.replace(":now", "CAST(:now AS TIMESTAMP WITH TIME ZONE)") if postgres else sql).bindparams(
             sa.bindparam("now", type_=sa.DateTime(timezone=True)))
-        if "ids" in params:
-            statement = statement.bindparams(sa.bindparam("ids", type_=postgresql.ARRAY(sa.Text)))
-        result = await conn.execute(statement, params | {"pre": pre, "span": os.urandom(4).hex(), "j_type": _json(event.event_type),
-                                                         "j_schema": _json(event.dataschema())})
+        result = await conn.execute(statement, params | {"pre": _id_prefix(), "span": os.urandom(4).hex(),
+                                                         "j_type": _json(event.event_type), "j_schema": _json(event.dataschema())})
         return int(result.rowcount)
 
-    async def _emit_changes(self, conn: AsyncConnection, sub: Any, now: datetime, ids: list[str] | None = None) -> tuple[int, int]:
+    async def _emit_changes(self, conn: AsyncConnection, sub: Any, now: datetime) -> tuple[int, int]:
         """Registered (new or reopened) and updated (content digest differs) stores, as events, in two set-based
-        statements; over the submission's staged rows, or only those of ``ids`` (one batch, while staging)."""
+        statements over the submission's staged rows."""
         sql = _EventSql(conn.dialect.name)
         params = self._event_params(sub, now)
         joined = ("FROM staged_stores s {join} stores st ON st.platform_id = CAST(:platform AS TEXT) AND st.store_id = s.store_id "
                   "WHERE s.submission_id = CAST(:submission AS TEXT) AND ")
-        if ids is not None:
-            # Each of the batch's ids looked up by primary key (a LATERAL subquery with LIMIT 1, which the planner
-            # cannot flatten into a join): joined plainly, the planner — whose statistics had not seen the rows staged
-            # and upserted during this upload — hashed every row staged so far and every store of the platform for
-            # each batch, each batch costlier than the last. Both keys are unique, so LIMIT 1 drops nothing.
-            joined = ("FROM unnest(CAST(:ids AS TEXT[])) AS b(store_id) CROSS JOIN LATERAL (SELECT * FROM staged_stores "
-                      "WHERE submission_id = CAST(:submission AS TEXT) AND store_id = b.store_id LIMIT 1) s "
-                      "{join} LATERAL (SELECT * FROM stores WHERE platform_id = CAST(:platform AS TEXT) AND store_id = b.store_id "
-                      "LIMIT 1) st ON true WHERE ")
-            params["ids"] = ids
         registered = await self._insert_events(conn, sql.insert(
-            data=sql.store_data(changed=False), region="s.region", store_id="s.store_id",
+            data=sql.store_data(changed=None), region="s.region", store_id="s.store_id",
             source=joined.format(join="LEFT JOIN") + "(st.store_id IS NULL OR st.status = 'closed')"), params, StoreRegistered)
         updated = await self._insert_events(conn, sql.insert(
-            data=sql.store_data(changed=True), region="s.region", store_id="s.store_id",
+            data=sql.store_data(changed=sql.changed()), region="s.region", store_id="s.store_id",
             source=joined.format(join="JOIN") + "st.status = 'open' AND st.digest <> s.digest"), params, StoreUpdated)
         return registered, updated
+
+    async def apply_batch(self, conn: AsyncConnection, sub: Any, now: datetime, ids: list[str]) -> tuple[int, int]:
+        """PostgreSQL, one staged batch of a submission applied as it is staged (services/bridge/streaming_apply.py):
+        the registered and updated events and the upsert of the stores ``ids`` names, in one statement
+        (:meth:`_EventSql.batch`); returns how many stores were registered and updated."""
+        params = self._event_params(sub, now) | {
+            "ids": ids, "pre": _id_prefix(), "span": os.urandom(4).hex(), "j_registered": _json(StoreRegistered.event_type),
+            "j_registered_schema": _json(StoreRegistered.dataschema()), "j_updated": _json(StoreUpdated.event_type),
+            "j_updated_schema": _json(StoreUpdated.dataschema())}
+        statement = sa.text(_EventSql(conn.dialect.name).batch()).bindparams(
+            sa.bindparam("now", type_=sa.DateTime(timezone=True)), sa.bindparam("ids", type_=postgresql.ARRAY(sa.Text)))
+        registered, updated = (await conn.execute(statement, params)).one()
+        return int(registered), int(updated)
 
     def _missing(self, sub: Any, open_before: sa.TableClause | None = None) -> sa.ColumnElement[bool]:
         """Open stores of the platform that the file neither lists validly nor lists in a refused row; with
@@ -344,17 +349,10 @@ class Applier:
         return await self._insert_events(conn, statement,
                                          self._event_params(sub, now) | {"j_closed_at": _json(closed_at)}, StoreClosed)
 
-    async def _upsert(self, conn: AsyncConnection, sub: Any, now: datetime, ids: list[str] | None = None) -> None:
-        """The staged stores (or those of ``ids``) into ``stores``: new ones inserted, changed or reopened ones updated."""
+    async def _upsert(self, conn: AsyncConnection, sub: Any, now: datetime) -> None:
+        """The staged stores into ``stores``: new ones inserted, changed or reopened ones updated."""
         st = stores
-        s: Any = staged_stores
-        batch = None
-        if ids is not None:
-            # Each of the batch's ids looked up by primary key, as in _emit_changes.
-            listed = sa.bindparam("ids", ids, type_=postgresql.ARRAY(sa.Text))
-            batch = sa.func.unnest(listed).table_valued("store_id").render_derived(name="b")
-            s = sa.select(staged_stores).where(staged_stores.c.submission_id == sub.submission_id,
-                                               staged_stores.c.store_id == batch.c.store_id).limit(1).lateral("s")
+        s = staged_stores
         columns = ["platform_id", "store_id", *STORE_FIELDS, "status", "first_submission_id", "last_submission_id", "updated_at",
                    "closed_at"]
         source = sa.select(
@@ -362,8 +360,6 @@ class Applier:
             sa.literal(sub.submission_id, sa.String), sa.literal(sub.submission_id, sa.String), sa.literal(now, sa.DateTime(timezone=True)),
             sa.null(),
         ).where(s.c.submission_id == sub.submission_id)
-        if batch is not None:
-            source = source.select_from(batch.join(s, sa.true()))
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         insert = dialect.insert(st).from_select(columns, source)
         excluded = insert.excluded
@@ -424,7 +420,8 @@ class _EventSql:
         parts.append(f"CASE WHEN s.id_number_mac {differs} st.id_number_mac THEN '\"id_number\",' ELSE '' END")
         return f"'[' || rtrim({' || '.join(parts)}, ',') || ']'"
 
-    def insert(self, *, data: str, source: str, region: str, store_id: str) -> str:
+    def insert(self, *, data: str, source: str, region: str, store_id: str, event_type: str = "CAST(:j_type AS TEXT)",
+               schema: str = "CAST(:j_schema AS TEXT)") -> str:
         """``INSERT INTO outbox … SELECT`` over ``source`` (a FROM … WHERE clause); ``data`` is the value's JSON text.
         Binds :pre, :span, :trace, :platform, :topic, :now and the JSON-encoded :j_source, :j_type, :j_time, :j_schema,
         :j_platform."""
@@ -433,8 +430,8 @@ class _EventSql:
         subject = f"CAST(:platform AS TEXT) || '/' || {store_id}"
         headers = (
             f"""'[["ce_specversion","{SPECVERSION}"],["ce_id","' || {event_id} || '"],["ce_source",' || CAST(:j_source AS TEXT) || """
-            f"""'],["ce_type",' || CAST(:j_type AS TEXT) || '],["ce_time",' || CAST(:j_time AS TEXT) || '],["ce_subject",' || """
-            f"""{self.quote(subject)} || '],["content-type","{CONTENT_TYPE}"],["ce_dataschema",' || CAST(:j_schema AS TEXT) || """
+            f"""'],["ce_type",' || {event_type} || '],["ce_time",' || CAST(:j_time AS TEXT) || '],["ce_subject",' || """
+            f"""{self.quote(subject)} || '],["content-type","{CONTENT_TYPE}"],["ce_dataschema",' || {schema} || """
             f"""'],["ce_region",' || {self.quote(region)} || '],["ce_platformid",' || CAST(:j_platform AS TEXT) || """
             f"""'],["ce_traceparent","00-' || CAST(:trace AS TEXT) || '-' || CAST(:span AS TEXT) || {self.hex8(counter)} || '-01"]]'"""
         )
@@ -443,20 +440,69 @@ class _EventSql:
         return (f"INSERT INTO outbox (event_id, topic, key, headers, value, created_at) "
                 f"SELECT {event_id}, CAST(:topic AS TEXT), {self.blob(subject)}, {headers}, {self.blob(data)}, :now {source}")
 
-    def store_data(self, *, changed: bool) -> str:
+    def batch(self) -> str:
+        """PostgreSQL: one staged batch's registered and updated events and its upsert, one statement. Binds :ids (the
+        batch's store ids) and what :meth:`insert` binds, with :j_registered, :j_updated and their :j_*_schema for
+        the type; answers one row, (registered, updated).
+
+        Each id is looked up once, by key, in a CTE the two inserts share (LATERAL … LIMIT 1, which the planner
+        cannot flatten into a join whose statistics would not have seen this upload's rows); separate statements
+        looked every id up three times. Every part of a statement sees the same snapshot, so the events compare the
+        staged rows with the stores as they were before this batch's upsert."""
+        columns = ["store_id", *STORE_FIELDS]
+        kept = ", ".join(f"s.{name}" for name in columns)
+        changes = f"""WITH changes AS (
+            SELECT {kept}, {self.store_fields()} AS fields,
+                   st.store_id IS NULL OR st.status = 'closed' AS registered,
+                   CASE WHEN st.status = 'open' THEN {self.changed()} END AS changed
+            FROM unnest(CAST(:ids AS TEXT[])) AS b(store_id)
+            CROSS JOIN LATERAL (SELECT * FROM staged_stores WHERE submission_id = CAST(:submission AS TEXT) AND store_id = b.store_id
+                                LIMIT 1) s
+            LEFT JOIN LATERAL (SELECT * FROM stores WHERE platform_id = CAST(:platform AS TEXT) AND store_id = b.store_id LIMIT 1) st
+                ON true
+            WHERE st.store_id IS NULL OR st.status = 'closed' OR st.digest <> s.digest
+        )"""
+        data = ("""'{"platform_id":' || CAST(:j_platform AS TEXT) || ',' || c.fields || ',"submission_id":' || """
+                """CAST(:j_submission AS TEXT) || ',"period":' || CAST(:j_period AS TEXT) || """
+                """CASE WHEN c.registered THEN '' ELSE ',"changed":' || c.changed END || '}'""")
+        events = self.insert(
+            data=data, source="FROM changes c", region="c.region", store_id="c.store_id",
+            event_type="CASE WHEN c.registered THEN CAST(:j_registered AS TEXT) ELSE CAST(:j_updated AS TEXT) END",
+            schema="CASE WHEN c.registered THEN CAST(:j_registered_schema AS TEXT) ELSE CAST(:j_updated_schema AS TEXT) END",
+        ).replace(":now", "CAST(:now AS TIMESTAMP WITH TIME ZONE)")
+        written = ["platform_id", *columns, "status", "first_submission_id", "last_submission_id", "updated_at", "closed_at"]
+        updated = ", ".join(f"{name} = EXCLUDED.{name}" for name in
+                            [*STORE_FIELDS, "last_submission_id", "updated_at"]) + ", status = 'open', closed_at = NULL"
+        upsert = (f"INSERT INTO stores ({', '.join(written)}) SELECT CAST(:platform AS TEXT), "
+                  f"{', '.join(f'c.{name}' for name in columns)}, 'open', CAST(:submission AS TEXT), CAST(:submission AS TEXT), "
+                  f"CAST(:now AS TIMESTAMP WITH TIME ZONE), NULL FROM changes c "
+                  f"ON CONFLICT (platform_id, store_id) DO UPDATE SET {updated}")
+        return (f"{changes}, events AS ({events}), upserted AS ({upsert}) "
+                "SELECT count(*) FILTER (WHERE registered), count(*) FILTER (WHERE NOT registered) FROM changes")
+
+    def store_fields(self, row: str = "s") -> str:
+        """The store's own members of its event data (``"store_id":…`` up to the code check), JSON text: the staged
+        row's ``event_fields`` (made in Python as the row was checked, :func:`services.bridge.store_values.event_fields`),
+        or the same members written here for a row staged without them. COALESCE evaluates the second argument only
+        where the first is null."""
         q = self.quote
-        pairs = {
-            "platform_id": "CAST(:j_platform AS TEXT)", "store_id": q("s.store_id"), "merchant_name": q("s.merchant_name"),
-            "exemption_declared": self.boolean("s.exemption_declared"), "region": q("s.region"), "region_check": q("s.region_check"),
-            "shop_name": q("s.shop_name"), "shop_url": q("s.shop_url"), "category": q("s.category"),
-            "above_threshold": self.boolean("s.above_threshold"), "submission_id": "CAST(:j_submission AS TEXT)",
-            "period": "CAST(:j_period AS TEXT)",
+        members = {
+            "store_id": q(f"{row}.store_id"), "merchant_name": q(f"{row}.merchant_name"),
+            "exemption_declared": self.boolean(f"{row}.exemption_declared"), "region": q(f"{row}.region"),
+            "region_check": q(f"{row}.region_check"), "shop_name": q(f"{row}.shop_name"), "shop_url": q(f"{row}.shop_url"),
+            "category": q(f"{row}.category"), "above_threshold": self.boolean(f"{row}.above_threshold"),
         }
-        if changed:
-            pairs["changed"] = self.changed()
-        # No code, no code check: the key is absent, as the models have it.
-        tail = f"""CASE WHEN s.uscc IS NULL THEN '' ELSE ',"uscc":' || {q("s.uscc")} || ',"uscc_check":' || {q("s.uscc_check")} END"""
-        return self.obj(pairs, tail)
+        text = " || ',' || ".join(f"'\"{name}\":' || {value}" for name, value in members.items())
+        # No code, no code check: the keys are absent, as the models have it.
+        tail = (f"""CASE WHEN {row}.uscc IS NULL THEN '' ELSE ',"uscc":' || {q(f"{row}.uscc")} || ',"uscc_check":' || """
+                f"""{q(f"{row}.uscc_check")} END""")
+        return f"COALESCE({row}.event_fields, {text} || {tail})"
+
+    def store_data(self, *, changed: str | None, row: str = "s") -> str:
+        """A registered (``changed`` None) or updated event's data; ``changed`` is the JSON-text expression of its list."""
+        tail = "" if changed is None else f"""',"changed":' || {changed} || """
+        return (f"""'{{"platform_id":' || CAST(:j_platform AS TEXT) || ',' || {self.store_fields(row)} || """
+                f"""',"submission_id":' || CAST(:j_submission AS TEXT) || ',"period":' || CAST(:j_period AS TEXT) || {tail}'}}'""")
 
     def closed_data(self) -> str:
         q = self.quote

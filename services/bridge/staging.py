@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.bridge.store import STORE_FIELDS, staged_stores
 
-STAGED_COLUMNS: Final = ("submission_id", "store_id", "line", *STORE_FIELDS)
+STAGED_COLUMNS: Final = ("submission_id", "store_id", "line", *STORE_FIELDS, "event_fields")
 
 
 async def driver_connection(conn: AsyncConnection) -> Any:

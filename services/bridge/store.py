@@ -204,6 +204,9 @@ staged_stores = sa.Table(
     sa.Column("store_id", sa.String(200), primary_key=True),
     sa.Column("line", sa.Integer, nullable=False),
     *_store_columns(),
+    # The store's members of its registered/updated event data as JSON text (services.bridge.store_values.event_fields),
+    # written where the row is checked so the apply only joins it in; None on rows staged before it existed.
+    sa.Column("event_fields", sa.Text, nullable=True),
 )
 
 #: The per-row report: every refused row and every flag, with its line number.

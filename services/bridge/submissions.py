@@ -27,7 +27,7 @@ from services.bridge import metrics
 from services.bridge.domain import china_date
 from services.bridge.staging import stage_rows
 from services.bridge.store import findings, staged_stores, submissions, uscc_overrides, write_audit
-from services.bridge.store_values import store_values
+from services.bridge.store_values import event_fields, store_values
 from services.bridge.uploads import LineError, RowStream
 from services.bridge.validation import FastCheck, Finding, Severity, StoreRecord, check_row
 from services.runtime.auth import Caller
@@ -353,7 +353,7 @@ class Receiver:
 
     def _staged_row(self, submission_id: str, line: int, record: StoreRecord) -> tuple[Any, ...]:
         """The row in :data:`services.bridge.staging.STAGED_COLUMNS` order."""
-        return (submission_id, record.store_id, line, *store_values(record, self.cipher, self.mac_key))
+        return (submission_id, record.store_id, line, *store_values(record, self.cipher, self.mac_key), event_fields(record))
 
     async def _finish(self, submission_id: str, rows: RowStream) -> State:
         now = self.clock.now()

@@ -45,6 +45,19 @@ class Rejected(Exception):
         self.detail = detail
 
 
+def _next_offsets(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[TopicPartition, int]:
+    """The offset to commit for each partition of a batch: one past its highest record."""
+    # A plain tuple key per record, the TopicPartition once per partition: this runs for every record consumed.
+    highest: dict[tuple[str, int], int] = {}
+    get = highest.get
+    for record in records:
+        key = (record.topic, record.partition)
+        offset = record.offset
+        if get(key, -1) < offset:
+            highest[key] = offset
+    return {TopicPartition(topic, partition): offset + 1 for (topic, partition), offset in highest.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """One consumed record with its parsed envelope."""
@@ -207,10 +220,7 @@ class ReliableConsumer:
     async def _settle(
         self, records: Sequence[ConsumerRecord[Any, Any]], good: Sequence[Delivery], prepared: Any, consumer: AIOKafkaConsumer
     ) -> None:
-        offsets: dict[TopicPartition, int] = {}
-        for record in records:
-            tp = TopicPartition(record.topic, record.partition)
-            offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+        offsets = _next_offsets(records)
         while True:
             try:
                 if good:

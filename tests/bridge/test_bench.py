@@ -35,5 +35,6 @@ def test_the_subjects_benchmark_loads_every_store_and_prints_its_figures_beside_
     assert figures["database"] == database
     assert figures["rows_staged"] == figures["stores_registered"] == 3000
     raw_key = "raw_copy_rows_per_s" if database == "postgresql" else "raw_executemany_rows_per_s"
-    for key in ("rows_per_s", "stage_rows_per_s", "apply_rows_per_s", "peak_rss_mb", raw_key):
+    for key in ("rows_per_s", "stage_rows_per_s", "apply_rows_per_s", "peak_rss_mb", raw_key, "python_cpu_us_per_row",
+                "machine_busy_cpu_us_per_row"):
         assert figures[key] > 0, key
