@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts import uscc
-from services.bridge.validation import FastCheck, check_row, uscc_check_ok
+from services.bridge.validation import FastCheck, check_row, keyed_digest, uscc_check_ok
 from tests.bridge.conftest import store_row
 
 ON = date(2026, 4, 7)
@@ -52,3 +52,16 @@ def test_the_shortcut_accepts_exactly_the_rows_the_rules_accept_without_findings
 @given(st.text(alphabet=uscc.ALPHABET, min_size=17, max_size=17), st.sampled_from(uscc.ALPHABET))
 def test_the_fast_uscc_check_is_the_contract_check(first17: str, last: str) -> None:
     assert uscc_check_ok(first17 + last) == uscc.is_valid(first17 + last)
+
+
+@given(st.text(min_size=18, max_size=18))
+def test_the_fast_uscc_check_agrees_on_any_code_of_the_shape_and_never_raises_on_it(code: str) -> None:
+    shaped = "".join(uscc.ALPHABET[ord(ch) % 31] for ch in code)  # any 18 characters of the alphabet
+    assert uscc_check_ok(shaped) == uscc.is_valid(shaped)
+
+
+def test_the_keyed_digest_stays_the_hmac_sha256_of_sorted_json_that_stored_digests_were_made_with() -> None:
+    # A change here would make every stored store look changed to the next submission.
+    content = {"uscc": None, "address": "杭州", "above_threshold": False}
+    assert keyed_digest(b"redshield-test-key", content) == "a6ecadb7d78d0a7cdc71c32c9a9b518b"
+    assert keyed_digest(b"another-key", content) != keyed_digest(b"redshield-test-key", content)
