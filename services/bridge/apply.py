@@ -37,6 +37,7 @@ from contracts.ids import new_id
 from services.bridge import metrics
 from services.bridge.deadlines import window
 from services.bridge.platforms import SOURCE
+from services.bridge.staging import drop_staged
 from services.bridge.store import STORE_FIELDS, findings, for_update, platforms, staged_stores, stores, submissions, write_audit
 from services.bridge.submissions import State
 from services.runtime.clock import Clock
@@ -250,7 +251,7 @@ class Applier:
                      steps: Steps) -> None:
         """The end of an apply, in its transaction: the staging dropped, the submission marked applied with its counts,
         its audit row and its SubmissionApplied event."""
-        await conn.execute(sa.delete(staged_stores).where(staged_stores.c.submission_id == sub.submission_id))
+        await drop_staged(conn, sub.submission_id)
         steps.lap("drop_staging")
         await conn.execute(sa.update(submissions).where(submissions.c.submission_id == sub.submission_id)
                            .values(state=State.APPLIED, applied_at=now, **counts))

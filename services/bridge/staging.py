@@ -11,9 +11,13 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.bridge.store import STORE_FIELDS, staged_stores
+
+#: PostgreSQL's SQLSTATE for a NOWAIT lock that another transaction holds.
+_LOCK_NOT_AVAILABLE: Final = "55P03"
 
 STAGED_COLUMNS: Final = ("submission_id", "store_id", "line", *STORE_FIELDS, "event_fields")
 
@@ -42,3 +46,29 @@ async def copy_rows(conn: AsyncConnection, table: str, columns: Sequence[str], r
 
 async def stage_rows(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
     await copy_rows(conn, staged_stores.name, STAGED_COLUMNS, rows)
+
+
+async def drop_staged(conn: AsyncConnection, submission_id: str) -> None:
+    """Remove a submission's staged rows, in the caller's transaction.
+
+    Deleting a 9-million-row submission's rows took 17 s at the end of its apply (and left as many dead rows for the
+    vacuum). When the table holds no other submission's rows — one platform's upload at a time, the usual case —
+    the whole table is emptied instead (PostgreSQL ``TRUNCATE``; SQLite's ``DELETE`` without a condition frees the
+    pages at once). On PostgreSQL that needs the table to itself: the lock is asked for without waiting, and any
+    other transaction on the table (another upload being staged or applied) means the plain ``DELETE``; once the
+    lock is held no one else can stage a row, so the emptiness check stays true until the commit releases it."""
+    others = sa.select(staged_stores.c.submission_id).where(staged_stores.c.submission_id != submission_id).limit(1)
+    if conn.dialect.name == "postgresql":
+        try:
+            async with conn.begin_nested():
+                await conn.execute(sa.text("LOCK TABLE staged_stores IN ACCESS EXCLUSIVE MODE NOWAIT"))
+                if (await conn.execute(others)).first() is None:
+                    await conn.execute(sa.text("TRUNCATE staged_stores"))
+                    return
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+                raise
+    elif (await conn.execute(others)).first() is None:
+        await conn.execute(sa.delete(staged_stores))
+        return
+    await conn.execute(sa.delete(staged_stores).where(staged_stores.c.submission_id == submission_id))

@@ -25,7 +25,7 @@ from contracts.events.bridge import UsccCheck
 from contracts.ids import new_id
 from services.bridge import metrics
 from services.bridge.domain import china_date
-from services.bridge.staging import stage_rows
+from services.bridge.staging import drop_staged, stage_rows
 from services.bridge.store import findings, staged_stores, submissions, uscc_overrides, write_audit
 from services.bridge.store_values import event_fields, store_values
 from services.bridge.uploads import LineError, RowStream
@@ -404,7 +404,7 @@ class Receiver:
 
 
 async def _drop_staging(conn: AsyncConnection, submission_id: str) -> None:
-    await conn.execute(sa.delete(staged_stores).where(staged_stores.c.submission_id == submission_id))
+    await drop_staged(conn, submission_id)
     await conn.execute(sa.delete(findings).where(findings.c.submission_id == submission_id))
 
 
