@@ -18,6 +18,7 @@ os.environ["REDSHIELD_VAR_DIR"] = str(_SESSION_DIR / "var")
 os.environ.setdefault("REDSHIELD_ENV", "test")
 os.environ.setdefault("REDSHIELD_LOG_JSON", "false")
 
+from services.cli.benchkit import delete_topics  # noqa: E402
 from tests.kafka_broker import kafka  # noqa: E402
 
 POSTGRES_URL = os.environ.get("REDSHIELD_TEST_POSTGRES_URL")
@@ -44,22 +45,9 @@ def prefix(request: pytest.FixtureRequest) -> Iterator[str]:
     yield name
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if bootstrap and "kafka_bootstrap" in request.fixturenames:
-        failure = _run_in_thread(_delete_topics(bootstrap, name))
+        failure = _run_in_thread(delete_topics(bootstrap, name))
         if failure is not None:
             request.node.warn(pytest.PytestWarning(f"could not delete topics {name}*: {failure!r}"))
-
-
-async def _delete_topics(bootstrap: str, prefix: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="redshield-tests")
-    await admin.start()
-    try:
-        ours = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if ours:
-            await admin.delete_topics(ours)
-    finally:
-        await admin.close()
 
 
 def _run_in_thread(work: Any) -> BaseException | None:

@@ -37,6 +37,7 @@ from services.bridge.forms import PlatformForm
 from services.bridge.staging import STAGED_COLUMNS, copy_rows
 from services.bridge.submissions import State
 from services.bridge.uploads import Format, RowStream
+from services.cli.benchkit import cpu_seconds, system_cpu_seconds
 from services.runtime.auth import Caller, Role
 from services.runtime.settings import load
 
@@ -169,7 +170,7 @@ async def run(stores: int) -> int:
             await uow.commit()
         print("  submission …", flush=True)
         load_start = os.getloadavg()[0]
-        cpu_start, busy_start = _process_cpu_s(), _machine_busy_cpu_s()
+        cpu_start, busy_start = cpu_seconds() or 0.0, system_cpu_seconds() or 0.0
         rss_samples: list[tuple[float, float]] = []
         started = time.perf_counter()
         stream = await RowStream.open(body(file), Format.NDJSON)
@@ -203,8 +204,8 @@ async def run(stores: int) -> int:
             applied = time.perf_counter()
         finally:
             sampler.cancel()
-        python_cpu = _process_cpu_s() - cpu_start
-        busy = _machine_busy_cpu_s() - busy_start
+        python_cpu = (cpu_seconds() or 0.0) - cpu_start
+        busy = (system_cpu_seconds() or 0.0) - busy_start
         load_end = os.getloadavg()[0]
         size = await _size_on_disk(service, scratch, schema)
         async with service.uow() as uow:
@@ -263,21 +264,6 @@ async def run(stores: int) -> int:
         if service.engine is not None:
             await service.engine.dispose()
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _process_cpu_s() -> float:
-    times = os.times()
-    return times.user + times.system
-
-
-def _machine_busy_cpu_s() -> float:
-    """CPU seconds all cores spent busy since boot (Linux /proc/stat: user to steal, but idle and iowait); 0 elsewhere."""
-    try:
-        with open("/proc/stat") as stat:
-            ticks = [int(v) for v in stat.readline().split()[1:]]
-    except OSError:
-        return 0.0
-    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # guest time is counted in user already
 
 
 async def _size_on_disk(service: Any, scratch: Path, schema: str | None) -> int:

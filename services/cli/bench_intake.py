@@ -50,8 +50,8 @@ from contracts.events.channel import ComplaintFiling, ComplaintSubmitted
 from contracts.ids import new_id
 from services.channel import domain, store
 from services.cli import benchkit
-from services.cli.bench_pipeline import CHINA_TIME, create_topics, delete_topics, make_filing
-from services.cli.benchkit import Kafka, ServiceProcess, percentile, progress, rate, rounded, say
+from services.cli.bench_pipeline import CHINA_TIME, create_topics, make_filing
+from services.cli.benchkit import Kafka, ServiceProcess, delete_topics, percentile, progress, rate, rounded, say
 
 PLATFORMS: Final = 8
 BATCH_SIZE: Final = 1000

@@ -41,7 +41,7 @@ from contracts.envelope import Envelope
 from contracts.events.channel import ComplaintFiling, ComplaintSubmitted
 from contracts.ids import new_id
 from services.cli import benchkit
-from services.cli.benchkit import Kafka, ServiceProcess, percentile, progress, rate, rounded, say
+from services.cli.benchkit import Kafka, ServiceProcess, delete_topics, percentile, progress, rate, rounded, say
 
 CHINA_TIME: Final = timezone(timedelta(hours=8))
 #: Partitions of every topic this benchmark creates (the dev broker's num.partitions).
@@ -516,17 +516,6 @@ async def create_topics(bootstrap: str, names: Sequence[str]) -> None:
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, num_partitions=PARTITIONS, replication_factor=1) for name in names])
-    finally:
-        await admin.close()
-
-
-async def delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="redshield-bench")
-    await admin.start()
-    try:
-        ours = [name for name in await admin.list_topics() if name.startswith(prefix)]
-        if ours:
-            await admin.delete_topics(ours)
     finally:
         await admin.close()
 

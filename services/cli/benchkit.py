@@ -337,3 +337,18 @@ def metric_sum(text: str, name: str, **labels: str) -> float:
             except ValueError:
                 continue
     return total
+
+
+async def delete_topics(bootstrap: str, prefix: str) -> None:
+    """Delete every topic whose name starts with ``prefix`` (a run's own): a broker that keeps thousands of dead topics
+    makes every client decode them all on each metadata refresh."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="redshield-bench")
+    await admin.start()
+    try:
+        ours = [name for name in await admin.list_topics() if name.startswith(prefix)]
+        if ours:
+            await admin.delete_topics(ours)
+    finally:
+        await admin.close()

@@ -101,6 +101,10 @@ def _bench(args: argparse.Namespace) -> int:
         from services.analytics.bench import main as run_analytics
 
         return run_analytics(args)
+    if args.what == "relay":
+        from services.cli.bench_relay import run as run_relay
+
+        return asyncio.run(run_relay(args.events))
     print(f"unknown benchmark {args.what!r}", file=sys.stderr)
     return 2
 
@@ -171,6 +175,8 @@ def parser() -> argparse.ArgumentParser:
                            help="rounds of raw chDB insert then ingest, back to back; the figures are their medians")
     analytics.add_argument("--raw-batches", default="",
                            help="comma-separated batch sizes at which to measure the raw chDB insert as well (shown, not in the ratio)")
+    relay = kinds.add_parser("relay", help="runtime: the outbox relay publishing a large outbox of store events")
+    relay.add_argument("--events", type=int, default=200_000, help="store events in the outbox")
     bench.set_defaults(func=_bench)
     return p
 

@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from orjson import loads
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.runtime.kafka import EventProducer
@@ -83,7 +84,10 @@ class OutboxRelay:
             await self._mark(conn)
             rows = (
                 await conn.execute(
-                    sa.select(outbox.c.seq, outbox.c.topic, outbox.c.key, outbox.c.headers, outbox.c.value, outbox.c.created_at)
+                    # The headers as the JSON text they are stored as, parsed with orjson below: the JSON type's own
+                    # reading (the json module) was a third of a pass's Python.
+                    sa.select(outbox.c.seq, outbox.c.topic, outbox.c.key, sa.cast(outbox.c.headers, sa.Text).label("headers"),
+                              outbox.c.value, outbox.c.created_at)
                     .where(outbox.c.sent_at.is_(None))
                     .order_by(outbox.c.seq)
                     .limit(self.batch_size)
@@ -91,24 +95,23 @@ class OutboxRelay:
             ).all()
         if not rows:
             return 0
-        # send() only appends to the producer's per-partition buffers, in this loop's order; the
-        # idempotent producer keeps that order through retries.
-        futures = [
-            await self.producer.send(
-                self.topic_prefix + row.topic,
-                value=row.value,
-                key=row.key,
-                headers=[(name, value.encode()) for name, value in row.headers],
-            )
-            for row in rows
-        ]
+        # Queued in this pass's order into the producer's per-partition batches; the idempotent producer keeps
+        # that order through retries.
+        prefix = self.topic_prefix
+        futures = await self.producer.send_many(
+            (prefix + row.topic, row.key, row.value, [(name, value.encode()) for name, value in loads(row.headers)]) for row in rows
+        )
         await asyncio.gather(*futures)
         now = datetime.now(UTC)
         self._published = [row.seq for row in rows]
+        per_topic: dict[str, int] = {}
+        lag = RELAY_LAG.labels(self.service)
         for row in rows:
-            RELAY_PUBLISHED.labels(self.service, row.topic).inc()
+            per_topic[row.topic] = per_topic.get(row.topic, 0) + 1
             created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-            RELAY_LAG.labels(self.service).observe(max(0.0, (now - created).total_seconds()))
+            lag.observe(max(0.0, (now - created).total_seconds()))
+        for topic, count in per_topic.items():
+            RELAY_PUBLISHED.labels(self.service, topic).inc(count)
         return len(rows)
 
     async def mark_published(self) -> None:
