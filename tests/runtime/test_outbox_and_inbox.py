@@ -4,6 +4,8 @@ Each runs on SQLite and, where REDSHIELD_TEST_POSTGRES_URL is set, on PostgreSQL
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -11,7 +13,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from contracts.envelope import Envelope, from_record
 from services.runtime import db
-from services.runtime.kafka import new_producer
+from services.runtime.kafka import EventProducer, OutgoingRecord, new_producer
 from services.runtime.outbox import OutboxRelay
 from services.runtime.settings import load
 from services.runtime.tables import outbox
@@ -112,4 +114,92 @@ async def test_the_inbox_takes_a_whole_batch_in_one_go_and_names_the_new_ones(da
         await uow.commit()
     assert ("/platforms/P001", "e-2") not in fresh
     assert len(fresh) == 1498 and ("/platforms/P001", "e-1499") in fresh
+    await engine.dispose()
+
+
+class FailingOnce(EventProducer):
+    """A real producer whose second batch of sends fails before anything of it leaves."""
+
+    def __init__(self, real: EventProducer) -> None:
+        super().__init__(real.options)
+        self._producer = real.client
+        self.calls = 0
+
+    async def send_many(self, records: Iterable[OutgoingRecord]) -> list[asyncio.Future[Any]]:
+        self.calls += 1
+        if self.calls == 2:
+            failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            failed.set_exception(KafkaConnectionError("the broker went away"))
+            return [failed]
+        return await super().send_many(records)
+
+
+async def test_a_failed_pass_goes_out_again_before_any_row_after_it(
+    database: tuple[str, str | None], kafka_bootstrap: str, prefix: str
+) -> None:
+    engine = await prepared(database)
+    for n in range(9):
+        async with UnitOfWork(engine) as uow:
+            uow.publish("test.events.v1", event(n))
+            await uow.commit()
+    real = new_producer(load("bridge", kafka_bootstrap_servers=kafka_bootstrap))
+    await real.start()
+    producer = FailingOnce(real)
+    relay = OutboxRelay(service="bridge", engine=engine, producer=producer, wakeup=asyncio.Event(), topic_prefix=prefix, batch_size=3)
+    try:
+        assert await relay.publish_pending() == 3  # 0–2
+        with pytest.raises(KafkaConnectionError):
+            await relay.publish_pending()  # 3–5 fail
+        assert await relay.publish_pending() == 3
+        assert await relay.publish_pending() == 3
+        assert await relay.publish_pending() == 0
+        await relay.mark_published()
+        assert await relay.backlog() == 0
+    finally:
+        await real.stop()
+    records = await read_topic(kafka_bootstrap, prefix + "test.events.v1", 9)
+    assert [from_record(r.key, r.value, r.headers).data["n"] for r in records] == list(range(9))
+    await engine.dispose()
+
+
+async def test_a_row_committed_late_below_the_pass_in_flight_goes_out_before_the_rows_after_it(
+    database: tuple[str, str | None], kafka_bootstrap: str, prefix: str
+) -> None:
+    engine = await prepared(database)
+    for n in range(6):
+        async with UnitOfWork(engine) as uow:
+            uow.publish("test.events.v1", event(n))
+            await uow.commit()
+    real = new_producer(load("bridge", kafka_bootstrap_servers=kafka_bootstrap))
+    await real.start()
+
+    class CommitsLate(EventProducer):
+        """While the first pass is sent, a transaction that took its seq before all of them commits."""
+
+        def __init__(self) -> None:
+            super().__init__(real.options)
+            self._producer = real.client
+            self.calls = 0
+
+        async def send_many(self, records: Iterable[OutgoingRecord]) -> list[asyncio.Future[Any]]:
+            self.calls += 1
+            if self.calls == 1:
+                late = event(99)
+                async with engine.begin() as conn:
+                    await conn.execute(sa.insert(outbox).values(
+                        seq=0, event_id=late.id, topic="test.events.v1", key=late.key, created_at=late.time, value=late.value(),
+                        headers=[[name, value.decode()] for name, value in late.headers()]))
+            return await super().send_many(records)
+
+    relay = OutboxRelay(service="bridge", engine=engine, producer=CommitsLate(), wakeup=asyncio.Event(), topic_prefix=prefix,
+                        batch_size=3)
+    try:
+        while await relay.publish_pending():
+            pass
+        await relay.mark_published()
+        assert await relay.backlog() == 0
+    finally:
+        await real.stop()
+    records = await read_topic(kafka_bootstrap, prefix + "test.events.v1", 7)
+    assert [from_record(r.key, r.value, r.headers).data["n"] for r in records] == [0, 1, 2, 99, 3, 4, 5]
     await engine.dispose()
