@@ -4,12 +4,13 @@ Each runs on SQLite and, where REDSHIELD_TEST_POSTGRES_URL is set, on PostgreSQL
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from aiokafka.errors import KafkaConnectionError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope, from_record
 from services.runtime import db
@@ -25,7 +26,7 @@ def event(n: int, subject: str = "c-1") -> Envelope:
     return Envelope(type="redshield.channel.complaint.received.v1", source="/redshield/test", subject=subject, data={"n": n})
 
 
-async def prepared(database: tuple[str, str | None]) -> sa.ext.asyncio.AsyncEngine:
+async def prepared(database: tuple[str, str | None]) -> AsyncEngine:
     url, schema = database
     await asyncio.to_thread(db.migrate, "bridge", url, schema=schema)  # bridge holds only the runtime tables
     return db.create_engine(url, schema=schema)
@@ -117,89 +118,78 @@ async def test_the_inbox_takes_a_whole_batch_in_one_go_and_names_the_new_ones(da
     await engine.dispose()
 
 
-class FailingOnce(EventProducer):
-    """A real producer whose second batch of sends fails before anything of it leaves."""
+class Intercepted(EventProducer):
+    """A real producer that lets a test act at a given batch of sends: ``before(call)`` runs first, and when it
+    answers an exception, that batch fails with it before anything of it leaves."""
 
-    def __init__(self, real: EventProducer) -> None:
+    def __init__(self, real: EventProducer, before: Callable[[int], Awaitable[Exception | None]]) -> None:
         super().__init__(real.options)
         self._producer = real.client
+        self.before = before
         self.calls = 0
 
     async def send_many(self, records: Iterable[OutgoingRecord]) -> list[asyncio.Future[Any]]:
         self.calls += 1
-        if self.calls == 2:
+        failure = await self.before(self.calls)
+        if failure is not None:
             failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            failed.set_exception(KafkaConnectionError("the broker went away"))
+            failed.set_exception(failure)
             return [failed]
         return await super().send_many(records)
+
+
+async def published_in_passes_of_three(database: tuple[str, str | None], kafka_bootstrap: str, prefix: str, events: int,
+                                       before: Callable[[AsyncEngine, int], Awaitable[Exception | None]]) -> list[int]:
+    """Commit ``events`` events, relay them three rows a pass through an :class:`Intercepted` producer until the
+    outbox is empty (a pass that fails is retried), and answer the ``n`` of what reached the topic, in order."""
+    engine = await prepared(database)
+    for n in range(events):
+        async with UnitOfWork(engine) as uow:
+            uow.publish("test.events.v1", event(n))
+            await uow.commit()
+    real = new_producer(load("bridge", kafka_bootstrap_servers=kafka_bootstrap))
+    await real.start()
+    producer = Intercepted(real, lambda call: before(engine, call))
+    relay = OutboxRelay(service="bridge", engine=engine, producer=producer, wakeup=asyncio.Event(), topic_prefix=prefix, batch_size=3)
+    try:
+        for _ in range(20):
+            try:
+                if not await relay.publish_pending():
+                    break
+            except KafkaConnectionError:
+                continue
+        else:
+            raise AssertionError("the outbox was not emptied in 20 passes")
+        await relay.mark_published()
+        assert await relay.backlog() == 0
+        async with engine.connect() as conn:
+            total = (await conn.execute(sa.select(sa.func.count()).select_from(outbox))).scalar_one()
+    finally:
+        await real.stop()
+        await engine.dispose()
+    records = await read_topic(kafka_bootstrap, prefix + "test.events.v1", total)
+    return [from_record(r.key, r.value, r.headers).data["n"] for r in records]
 
 
 async def test_a_failed_pass_goes_out_again_before_any_row_after_it(
     database: tuple[str, str | None], kafka_bootstrap: str, prefix: str
 ) -> None:
-    engine = await prepared(database)
-    for n in range(9):
-        async with UnitOfWork(engine) as uow:
-            uow.publish("test.events.v1", event(n))
-            await uow.commit()
-    real = new_producer(load("bridge", kafka_bootstrap_servers=kafka_bootstrap))
-    await real.start()
-    producer = FailingOnce(real)
-    relay = OutboxRelay(service="bridge", engine=engine, producer=producer, wakeup=asyncio.Event(), topic_prefix=prefix, batch_size=3)
-    try:
-        assert await relay.publish_pending() == 3  # 0–2
-        with pytest.raises(KafkaConnectionError):
-            await relay.publish_pending()  # 3–5 fail
-        assert await relay.publish_pending() == 3
-        assert await relay.publish_pending() == 3
-        assert await relay.publish_pending() == 0
-        await relay.mark_published()
-        assert await relay.backlog() == 0
-    finally:
-        await real.stop()
-    records = await read_topic(kafka_bootstrap, prefix + "test.events.v1", 9)
-    assert [from_record(r.key, r.value, r.headers).data["n"] for r in records] == list(range(9))
-    await engine.dispose()
+    async def second_pass_fails(engine: AsyncEngine, call: int) -> Exception | None:
+        return KafkaConnectionError("the broker went away") if call == 2 else None
+
+    assert await published_in_passes_of_three(database, kafka_bootstrap, prefix, 9, second_pass_fails) == list(range(9))
 
 
-async def test_a_row_committed_late_below_the_pass_in_flight_goes_out_before_the_rows_after_it(
+async def test_a_row_committed_late_below_the_rows_sent_goes_out_before_the_rows_after_it(
     database: tuple[str, str | None], kafka_bootstrap: str, prefix: str
 ) -> None:
-    engine = await prepared(database)
-    for n in range(6):
-        async with UnitOfWork(engine) as uow:
-            uow.publish("test.events.v1", event(n))
-            await uow.commit()
-    real = new_producer(load("bridge", kafka_bootstrap_servers=kafka_bootstrap))
-    await real.start()
+    async def commits_late(engine: AsyncEngine, call: int) -> Exception | None:
+        if call == 1:  # while the first pass is sent, a transaction that took its seq before all of them commits
+            late = event(99)
+            async with engine.begin() as conn:
+                await conn.execute(sa.insert(outbox).values(
+                    seq=0, event_id=late.id, topic="test.events.v1", key=late.key, created_at=late.time, value=late.value(),
+                    headers=[[name, value.decode()] for name, value in late.headers()]))
+        return None
 
-    class CommitsLate(EventProducer):
-        """While the first pass is sent, a transaction that took its seq before all of them commits."""
-
-        def __init__(self) -> None:
-            super().__init__(real.options)
-            self._producer = real.client
-            self.calls = 0
-
-        async def send_many(self, records: Iterable[OutgoingRecord]) -> list[asyncio.Future[Any]]:
-            self.calls += 1
-            if self.calls == 1:
-                late = event(99)
-                async with engine.begin() as conn:
-                    await conn.execute(sa.insert(outbox).values(
-                        seq=0, event_id=late.id, topic="test.events.v1", key=late.key, created_at=late.time, value=late.value(),
-                        headers=[[name, value.decode()] for name, value in late.headers()]))
-            return await super().send_many(records)
-
-    relay = OutboxRelay(service="bridge", engine=engine, producer=CommitsLate(), wakeup=asyncio.Event(), topic_prefix=prefix,
-                        batch_size=3)
-    try:
-        while await relay.publish_pending():
-            pass
-        await relay.mark_published()
-        assert await relay.backlog() == 0
-    finally:
-        await real.stop()
-    records = await read_topic(kafka_bootstrap, prefix + "test.events.v1", 7)
-    assert [from_record(r.key, r.value, r.headers).data["n"] for r in records] == [0, 1, 2, 99, 3, 4, 5]
-    await engine.dispose()
+    assert await published_in_passes_of_three(database, kafka_bootstrap, prefix, 6, commits_late) == [0, 1, 2, 99, 3, 4, 5]
