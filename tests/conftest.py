@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,9 +21,23 @@ os.environ.setdefault("REDSHIELD_ENV", "test")
 os.environ.setdefault("REDSHIELD_LOG_JSON", "false")
 
 from services.cli.benchkit import delete_topics  # noqa: E402
-from tests.kafka_broker import kafka  # noqa: E402
+from tests.kafka_broker import ROOT, kafka  # noqa: E402
 
 POSTGRES_URL = os.environ.get("REDSHIELD_TEST_POSTGRES_URL")
+
+
+def run_bench(database: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``redshield bench <args>`` in a subprocess on ``database`` ("sqlite": a scratch file; "postgresql": the test
+    server, skipped without one), failing the test if it does not end cleanly."""
+    environment = {k: v for k, v in os.environ.items() if k != "REDSHIELD_BENCH_DATABASE_URL"} | (env or {})
+    if database == "postgresql":
+        if not POSTGRES_URL:
+            pytest.skip("REDSHIELD_TEST_POSTGRES_URL is not set (CI sets it; see .ci/run)")
+        environment["REDSHIELD_BENCH_DATABASE_URL"] = POSTGRES_URL
+    done = subprocess.run([sys.executable, "-m", "services.cli.main", "bench", *args], cwd=ROOT,
+                          env=environment, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,17 @@ from services.bridge import metrics
 from services.bridge.deadlines import window
 from services.bridge.platforms import SOURCE
 from services.bridge.staging import drop_staged
-from services.bridge.store import STORE_FIELDS, findings, for_update, platforms, staged_stores, stores, submissions, write_audit
+from services.bridge.store import (
+    STORE_FIELDS,
+    findings,
+    for_update,
+    lock_not_available,
+    platforms,
+    staged_stores,
+    stores,
+    submissions,
+    write_audit,
+)
 from services.bridge.submissions import State
 from services.runtime.clock import Clock
 from services.runtime.logs import traceparent_for
@@ -96,10 +106,6 @@ def _outbox_row(event_type: str, dataschema: str, subject: str, data: dict[str, 
     # The same row shape UnitOfWork.commit writes; written here page by page so millions of events never sit in memory.
     return {"event_id": envelope.id, "topic": topics.BRIDGE_SUBJECTS, "key": envelope.key,
             "headers": [[name, value.decode()] for name, value in envelope.headers()], "value": envelope.value(), "created_at": now}
-
-
-#: PostgreSQL's SQLSTATE for a NOWAIT lock that another transaction holds.
-_LOCK_NOT_AVAILABLE = "55P03"
 
 
 class PlatformBusy(Exception):
@@ -243,7 +249,7 @@ class Applier:
         try:
             return (await conn.execute(statement)).scalar_one_or_none()
         except DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
+            if lock_not_available(exc):
                 raise PlatformBusy(platform_id) from exc
             raise
 
@@ -463,11 +469,9 @@ class _EventSql:
                 ON true
             WHERE st.store_id IS NULL OR st.status = 'closed' OR st.digest <> s.digest
         )"""
-        data = ("""'{"platform_id":' || CAST(:j_platform AS TEXT) || ',' || c.fields || ',"submission_id":' || """
-                """CAST(:j_submission AS TEXT) || ',"period":' || CAST(:j_period AS TEXT) || """
-                """CASE WHEN c.registered THEN '' ELSE ',"changed":' || c.changed END || '}'""")
         events = self.insert(
-            data=data, source="FROM changes c", region="c.region", store_id="c.store_id",
+            # c.changed is null exactly where the store is registered (no open store to compare with).
+            data=self.store_data(fields="c.fields", changed="c.changed"), source="FROM changes c", region="c.region", store_id="c.store_id",
             event_type="CASE WHEN c.registered THEN CAST(:j_registered AS TEXT) ELSE CAST(:j_updated AS TEXT) END",
             schema="CASE WHEN c.registered THEN CAST(:j_registered_schema AS TEXT) ELSE CAST(:j_updated_schema AS TEXT) END",
         ).replace(":now", "CAST(:now AS TIMESTAMP WITH TIME ZONE)")
@@ -481,29 +485,29 @@ class _EventSql:
         return (f"{changes}, events AS ({events}), upserted AS ({upsert}) "
                 "SELECT count(*) FILTER (WHERE registered), count(*) FILTER (WHERE NOT registered) FROM changes")
 
-    def store_fields(self, row: str = "s") -> str:
+    def store_fields(self) -> str:
         """The store's own members of its event data (``"store_id":…`` up to the code check), JSON text: the staged
         row's ``event_fields`` (made in Python as the row was checked, :func:`services.bridge.store_values.event_fields`),
         or the same members written here for a row staged without them. COALESCE evaluates the second argument only
         where the first is null."""
         q = self.quote
         members = {
-            "store_id": q(f"{row}.store_id"), "merchant_name": q(f"{row}.merchant_name"),
-            "exemption_declared": self.boolean(f"{row}.exemption_declared"), "region": q(f"{row}.region"),
-            "region_check": q(f"{row}.region_check"), "shop_name": q(f"{row}.shop_name"), "shop_url": q(f"{row}.shop_url"),
-            "category": q(f"{row}.category"), "above_threshold": self.boolean(f"{row}.above_threshold"),
+            "store_id": q("s.store_id"), "merchant_name": q("s.merchant_name"), "exemption_declared": self.boolean("s.exemption_declared"),
+            "region": q("s.region"), "region_check": q("s.region_check"), "shop_name": q("s.shop_name"), "shop_url": q("s.shop_url"),
+            "category": q("s.category"), "above_threshold": self.boolean("s.above_threshold"),
         }
         text = " || ',' || ".join(f"'\"{name}\":' || {value}" for name, value in members.items())
         # No code, no code check: the keys are absent, as the models have it.
-        tail = (f"""CASE WHEN {row}.uscc IS NULL THEN '' ELSE ',"uscc":' || {q(f"{row}.uscc")} || ',"uscc_check":' || """
-                f"""{q(f"{row}.uscc_check")} END""")
-        return f"COALESCE({row}.event_fields, {text} || {tail})"
+        tail = f"""CASE WHEN s.uscc IS NULL THEN '' ELSE ',"uscc":' || {q("s.uscc")} || ',"uscc_check":' || {q("s.uscc_check")} END"""
+        return f"COALESCE(s.event_fields, {text} || {tail})"
 
-    def store_data(self, *, changed: str | None, row: str = "s") -> str:
-        """A registered (``changed`` None) or updated event's data; ``changed`` is the JSON-text expression of its list."""
-        tail = "" if changed is None else f"""',"changed":' || {changed} || """
-        return (f"""'{{"platform_id":' || CAST(:j_platform AS TEXT) || ',' || {self.store_fields(row)} || """
-                f"""',"submission_id":' || CAST(:j_submission AS TEXT) || ',"period":' || CAST(:j_period AS TEXT) || {tail}'}}'""")
+    def store_data(self, *, changed: str | None, fields: str | None = None) -> str:
+        """A store registered or updated event's data: the platform, the store's members (``fields``, by default
+        :meth:`store_fields`), the submission and, where ``changed`` (the JSON-text expression of the changed
+        fields' list) is not null, that list — absent on a registered store's event."""
+        tail = "''" if changed is None else f"""COALESCE(',"changed":' || {changed}, '')"""
+        return (f"""'{{"platform_id":' || CAST(:j_platform AS TEXT) || ',' || {fields or self.store_fields()} || """
+                f"""',"submission_id":' || CAST(:j_submission AS TEXT) || ',"period":' || CAST(:j_period AS TEXT) || {tail} || '}}'""")
 
     def closed_data(self) -> str:
         q = self.quote

@@ -14,10 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.bridge.store import STORE_FIELDS, staged_stores
-
-#: PostgreSQL's SQLSTATE for a NOWAIT lock that another transaction holds.
-_LOCK_NOT_AVAILABLE: Final = "55P03"
+from services.bridge.store import STORE_FIELDS, lock_not_available, staged_stores
 
 STAGED_COLUMNS: Final = ("submission_id", "store_id", "line", *STORE_FIELDS, "event_fields")
 
@@ -66,7 +63,7 @@ async def drop_staged(conn: AsyncConnection, submission_id: str) -> None:
                     await conn.execute(sa.text("TRUNCATE staged_stores"))
                     return
         except DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+            if not lock_not_available(exc):
                 raise
     elif (await conn.execute(others)).first() is None:
         await conn.execute(sa.delete(staged_stores))

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.runtime.tables import metadata
@@ -373,6 +374,12 @@ audit = sa.Table(
 async def write_audit(conn: AsyncConnection, *, at: datetime, actor: str, role: str, action: str, target: str,
                       detail: dict[str, Any]) -> None:
     await conn.execute(sa.insert(audit).values(at=at, actor=actor, role=role, action=action, target=target, detail=detail))
+
+
+def lock_not_available(exc: DBAPIError) -> bool:
+    """Whether PostgreSQL refused a lock asked for without waiting (``NOWAIT``) because another transaction holds it
+    (SQLSTATE 55P03)."""
+    return getattr(exc.orig, "sqlstate", None) == "55P03"
 
 
 def for_update(stmt: sa.Select[Any], conn: AsyncConnection) -> sa.Select[Any]:

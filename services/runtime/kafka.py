@@ -70,12 +70,15 @@ class EventProducer:
                 batch = open_batches[(topic, partition)] = producer.create_batch()
             if batch.append(key=key, value=value, timestamp=None, headers=headers) is not None:
                 continue
-            # The batch is full (append closed it): it goes, and a fresh one takes the record.
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
-            batch = open_batches[(topic, partition)] = producer.create_batch()
-            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                del open_batches[(topic, partition)]
-                futures.append(await producer.send(topic, value=value, key=key, partition=partition, headers=headers))
+            if batch.record_count():
+                # The batch is full (append closed it): it goes, and a fresh one takes the record.
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = open_batches[(topic, partition)] = producer.create_batch()
+                if batch.append(key=key, value=value, timestamp=None, headers=headers) is not None:
+                    continue
+            # Too large for any batch: on its own, after everything queued before it for the partition.
+            del open_batches[(topic, partition)]
+            futures.append(await producer.send(topic, value=value, key=key, partition=partition, headers=headers))
         for (topic, partition), batch in open_batches.items():
             batch.close()  # nothing else may join it once submitted
             futures.append(await producer.send_batch(batch, topic, partition=partition))

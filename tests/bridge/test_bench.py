@@ -5,26 +5,15 @@ Only that it runs and what it reports are checked here: speed is measured by run
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import POSTGRES_URL
-from tests.kafka_broker import ROOT
+from tests.conftest import run_bench
 
 
 @pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_the_subjects_benchmark_loads_every_store_and_prints_its_figures_beside_the_raw_limit(database: str) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "REDSHIELD_BENCH_DATABASE_URL"}
-    if database == "postgresql":
-        if not POSTGRES_URL:
-            pytest.skip("REDSHIELD_TEST_POSTGRES_URL is not set (CI sets it; see .ci/run)")
-        env["REDSHIELD_BENCH_DATABASE_URL"] = POSTGRES_URL
-    done = subprocess.run([sys.executable, "-m", "services.cli.main", "bench", "subjects", "--stores", "3000"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    done = run_bench(database, "subjects", "--stores", "3000")
     assert "redshield bench subjects" in done.stdout
     # SQLite applies once the file is staged; PostgreSQL as it is staged, in a transaction committed at its end.
     if database == "sqlite":

@@ -52,3 +52,17 @@ async def test_records_sent_together_keep_sends_partitions_order_and_headers(kaf
     for numbers in by_partition.values():
         assert numbers == sorted(numbers)
     assert sorted(n for numbers in by_partition.values() for n in numbers) == list(range(600))
+
+
+async def test_a_record_too_large_for_a_batch_goes_alone_even_as_the_first_of_its_partition(kafka_bootstrap: str, prefix: str) -> None:
+    topic = prefix + "large-first"
+    await three_partitions(kafka_bootstrap, topic)
+    producer = new_producer(load("bridge"))
+    await producer.start()
+    try:
+        records: list[OutgoingRecord] = [(topic, b"P001/S1", b"x" * 300_000, []), (topic, b"P001/S1", b"after", [])]
+        await asyncio.gather(*await producer.send_many(records))
+    finally:
+        await producer.stop()
+    got = await read_topic(kafka_bootstrap, topic, 2)
+    assert [len(r.value) for r in sorted(got, key=lambda r: r.offset)] == [300_000, 5]
