@@ -145,6 +145,23 @@ async def raw_limit(engine: Any, stores: int) -> float:
     return stores / spent
 
 
+#: The server settings a bulk load's speed depends on (deploy/postgres/redshield.conf), printed with the figures.
+_POSTGRES_SETTINGS = ("shared_buffers", "max_wal_size", "checkpoint_timeout", "wal_compression", "synchronous_commit")
+
+
+async def _postgres_state(engine: Any) -> dict[str, Any]:
+    """The WAL position and the checkpoints so far: a run's WAL bytes and checkpoints are the difference."""
+    async with engine.connect() as conn:
+        version = int((await conn.execute(sa.text("SHOW server_version_num"))).scalar_one())
+        # PostgreSQL 17 moved the checkpoint counters to their own view.
+        checkpoints = ("SELECT num_timed + num_requested FROM pg_stat_checkpointer" if version >= 170000
+                       else "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
+        row = (await conn.execute(sa.text(f"SELECT pg_current_wal_lsn() - '0/0'::pg_lsn, ({checkpoints})"))).one()
+        settings = (await conn.execute(sa.text("SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(:names)"),
+                                       {"names": list(_POSTGRES_SETTINGS)})).all()
+    return {"wal_bytes": int(row[0]), "checkpoints": int(row[1]), "settings": dict(settings)}
+
+
 async def run(stores: int) -> int:
     from services.bridge.app import BridgeSettings, build  # imported late: the CLI imports this module lazily too
 
@@ -170,6 +187,7 @@ async def run(stores: int) -> int:
             await uow.commit()
         print("  submission …", flush=True)
         load_start = os.getloadavg()[0]
+        server_start = await _postgres_state(service.engine) if database == "postgresql" else None
         cpu_start, busy_start = cpu_seconds() or 0.0, system_cpu_seconds() or 0.0
         rss_samples: list[tuple[float, float]] = []
         started = time.perf_counter()
@@ -207,19 +225,23 @@ async def run(stores: int) -> int:
         python_cpu = (cpu_seconds() or 0.0) - cpu_start
         busy = (system_cpu_seconds() or 0.0) - busy_start
         load_end = os.getloadavg()[0]
+        server_end = await _postgres_state(service.engine) if server_start is not None else None
         size = await _size_on_disk(service, scratch, schema)
         async with service.uow() as uow:
             counts = (await uow.conn.execute(sa.text("SELECT rows_staged, registered FROM submissions WHERE submission_id = :s"),
                                              {"s": submission_id})).one()
         total = applied - started
+        apply_s = applied - staged
+        # Streamed on PostgreSQL: each batch is applied as it is staged, and no apply is left at the file's end.
+        apply_rate = stores / apply_s if state is State.STAGED else None
         rate = stores / total
         quartiles = {f"{q}%": round(next((rss for done, rss in rss_samples if done >= q / 100), rss_samples[-1][1] if rss_samples else 0))
                      for q in (25, 50, 75, 100)}
         result = {
             "stores": stores, "database": database, "rows_staged": counts.rows_staged, "stores_registered": counts.registered,
-            "stage_s": round(staged - started, 2), "apply_s": round(applied - staged, 2), "total_s": round(total, 2),
+            "stage_s": round(staged - started, 2), "apply_s": round(apply_s, 2), "total_s": round(total, 2),
             "rows_per_s": round(rate), "stage_rows_per_s": round(stores / (staged - started)),
-            "apply_rows_per_s": round(stores / (applied - staged)),
+            "apply_rows_per_s": round(apply_rate) if apply_rate is not None else None,
             "peak_rss_mb": round(peak_rss_mb()), "rss_mb_by_file_read": quartiles, "disk_mb": round(size / 1024**2),
             "file_mb": round(file_bytes / 1024**2),
             ("raw_copy_rows_per_s" if database == "postgresql" else "raw_executemany_rows_per_s"): round(raw),
@@ -227,6 +249,11 @@ async def run(stores: int) -> int:
             "cpu_count": os.cpu_count(), "batch_rows": BATCH_ROWS, "apply_step_s": applier.last_seconds,
             "python_cpu_us_per_row": round(python_cpu / stores * 1e6, 1), "machine_busy_cpu_us_per_row": round(busy / stores * 1e6, 1),
         }
+        if server_start is not None and server_end is not None:
+            wal = server_end["wal_bytes"] - server_start["wal_bytes"]
+            result |= {"wal_mb": round(wal / 1024**2), "wal_bytes_per_row": round(wal / stores),
+                       "checkpoints": server_end["checkpoints"] - server_start["checkpoints"],
+                       "postgres_settings": server_end["settings"]}
         raw_name = "PostgreSQL COPY (asyncpg copy_records_to_table)" if database == "postgresql" else "SQLite executemany, one transaction"
         line = "-" * 100
         print(line)
@@ -236,8 +263,9 @@ async def run(stores: int) -> int:
             ("file", f"{file_bytes / 1024**2:,.0f}", "MiB of NDJSON, streamed in 1 MiB chunks"),
             ("stream + check + stage", f"{stores / (staged - started):,.0f}",
              f"rows/s; {staged - started:.1f} s, batches of {BATCH_ROWS:,}"),
-            ("apply (diff + events + upsert)", f"{stores / (applied - staged):,.0f}", f"rows/s; {applied - staged:.1f} s, "
-                                                                                      f"{counts.registered:,} store events"),
+            ("apply (diff + events + upsert)", f"{apply_rate:,.0f}" if apply_rate is not None else "in the stream",
+             f"rows/s; {apply_s:.1f} s, {counts.registered:,} store events" if apply_rate is not None
+             else f"each batch as it was staged; {counts.registered:,} store events"),
             ("  apply steps", "", ", ".join(f"{k} {v:.1f} s" for k, v in applier.last_seconds.items())),
             ("total", f"{rate:,.0f}", f"rows/s; {total:.1f} s"),
             ("raw limit", f"{raw:,.0f}", f"rows/s; {raw_name}, bare table"),
@@ -252,6 +280,10 @@ async def run(stores: int) -> int:
             ("CPU per row: whole machine", f"{busy / stores * 1e6:,.1f}",
              f"µs busy on all cores (/proc/stat); ÷ {os.cpu_count()} cores = a floor of "
              f"{busy / (os.cpu_count() or 1):,.1f} s against {total:.1f} s"),
+            *((("WAL written", f"{result['wal_mb']:,}", f"MB, {result['wal_bytes_per_row']:,} bytes a row; "
+                                                       f"{result['checkpoints']} checkpoints"),
+               ("server settings", "", ", ".join(f"{k} {v}" for k, v in result["postgres_settings"].items())))
+              if "wal_mb" in result else ()),
         ):
             print(f"  {label:<36}{value:>22}   {note}")
         print(line)
