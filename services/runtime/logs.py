@@ -50,9 +50,32 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(payload, default=str).decode()
 
 
+#: aiokafka messages it logs as errors though it retries them itself and they clear within seconds: a topic created
+#: by its first record (per-platform and per-region topics), a group coordinator or partition leader not elected yet
+#: while the broker starts. Every service logged several at each start of `make run`; an operator's alert on ERROR
+#: lines must not fire for them. A failure that lasts reaches the service as an exception, logged as ours.
+_SELF_HEALING: tuple[tuple[str, str], ...] = (
+    ("aiokafka.cluster", "not found in cluster metadata"),
+    ("aiokafka.consumer.group_coordinator", "GroupCoordinatorNotAvailableError"),
+    ("aiokafka.consumer.fetcher", "NotLeaderForPartitionError"),
+)
+
+
+class SelfHealingKafkaErrors(logging.Filter):
+    """Logs aiokafka's self-healing errors (:data:`_SELF_HEALING`) as warnings; everything else as it comes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and record.name.startswith("aiokafka."):
+            message = record.getMessage()
+            if any(record.name == name and text in message for name, text in _SELF_HEALING):
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def setup(service: str, level: str = "INFO", as_json: bool = True) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service) if as_json else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(SelfHealingKafkaErrors())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
