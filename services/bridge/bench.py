@@ -145,7 +145,7 @@ async def raw_limit(engine: Any, stores: int) -> float:
     return stores / spent
 
 
-#: The server settings a bulk load's speed depends on (deploy/postgres/redshield.conf), printed with the figures.
+#: The server settings a bulk load's speed may depend on, printed with the figures (docs/performance.md, bridge "Session 9").
 _POSTGRES_SETTINGS = ("shared_buffers", "max_wal_size", "checkpoint_timeout", "wal_compression", "synchronous_commit")
 
 
