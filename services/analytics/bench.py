@@ -380,8 +380,8 @@ async def run(args: argparse.Namespace, scales: list[int], work: Path, raw_batch
     url = f"chdb://{work / 'chdb'}"
     kafka = benchkit.Kafka(work / "kafka")
     bootstrap = await kafka.start()
+    run_id = uuid.uuid4().hex[:8]
     try:
-        run_id = uuid.uuid4().hex[:8]
         now = datetime.now(UTC)
         events = complaint_events(args.events, now)
         # Each round its own topic (so its own consumer group) and its own chDB database: the same records, read
@@ -492,6 +492,12 @@ async def run(args: argparse.Namespace, scales: list[int], work: Path, raw_batch
                 rows.append((f"  {name} repeat p50 / p95, ms", f"{p50:,.2f} / {p95:,.2f}", "same request, no batch ingested since"))
             drop_database(url, database)
     finally:
+        # A shared broker (KAFKA_BOOTSTRAP_SERVERS) keeps what a run leaves: 11 topics a round, which every later
+        # client then decodes on each metadata refresh.
+        try:
+            await asyncio.wait_for(benchkit.delete_topics(bootstrap, f"bench{run_id}r"), 30)
+        except Exception as exc:  # reported, and never in place of the run's own error
+            progress(f"could not delete this run's topics bench{run_id}r*: {exc!r}")
         await kafka.stop()
     figures["peak_rss_mb"] = rounded(benchkit.peak_rss_mb(), 0)
     figures["load_average_1m"] = benchkit.load_average()

@@ -22,6 +22,7 @@ import pytest
 from contracts import topics
 from contracts.envelope import Envelope
 from services.analytics.web import routes
+from services.cli.benchkit import delete_topics
 from services.runtime.auth import Role, issue, signing_key
 from services.runtime.settings import SharedSettings
 from tests.faults.test_process_kills import received
@@ -221,6 +222,7 @@ def site(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield here
     finally:
         analytics.stop()
+        run(delete_topics(kafka_bootstrap, prefix))  # as the `prefix` fixture does: a shared broker keeps them
 
 
 @dataclass
