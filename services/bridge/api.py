@@ -13,6 +13,7 @@ from services.bridge.apply import Applier
 from services.bridge.domain import PlatformEntry, Refused, check_period
 from services.bridge.forms import PlatformForm, PlatformRegistration, UsccOverride
 from services.bridge.platforms import AlreadyRegistered, Registry, UnknownPlatform
+from services.bridge.scope import own_platform_only
 from services.bridge.store import findings, submissions
 from services.bridge.submissions import SETTLED, InProgress, Receiver, State, aware
 from services.bridge.uploads import RowStream, WrongFormat, format_for
@@ -154,9 +155,7 @@ def build_router(service: Service, registry: Registry, receiver: Receiver, appli
     async def submit(platform_id: str, request: Request, caller: CurrentCaller, period: str,
                      format: Annotated[str | None, Query(description="ndjson or csv")] = None,
                      idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> JSONResponse:
-        require_role(caller, Role.PLATFORM)
-        if caller.platform_id != platform_id:
-            raise Problem(403, "Forbidden", f"a platform submits only its own data; this token is for {caller.platform_id}")
+        own_platform_only(caller, platform_id, verb="submits")
         try:
             check_period(period)
         except Refused as exc:

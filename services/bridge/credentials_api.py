@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from services.bridge.credential_rules import basic_credentials
 from services.bridge.credentials import Credentials, InvalidClient, UnknownCredential, UnknownPlatform, credential_view
+from services.bridge.scope import readable
 from services.runtime.auth import Caller, Role
 from services.runtime.http import Problem, require_role
 from services.runtime.service import Service
@@ -64,8 +65,7 @@ def build_router(service: Service, credentials: Credentials) -> APIRouter:
     @router.get("/platforms/{platform_id}/credentials", tags=["credentials"], summary="A platform's credentials (never their secrets)")
     async def list_credentials(platform_id: str, caller: CurrentCaller) -> dict[str, Any]:
         require_role(caller, *ISSUERS, Role.PLATFORM)
-        if caller.role is Role.PLATFORM and caller.platform_id != platform_id:
-            raise Problem(404, "Not found", f"no platform {platform_id}")
+        readable(caller, platform_id)
         async with service.uow() as uow:
             rows = await credentials.listing(uow.conn, platform_id)
         return {"credentials": [credential_view(r) for r in rows]}

@@ -15,6 +15,7 @@ from services.bridge.platforms import Registry
 from services.bridge.profile import profile
 from services.bridge.report_rules import ReportRefused
 from services.bridge.reports import NoSuchPlatform, Reports, report_view
+from services.bridge.scope import may_read, own_platform_only, readable
 from services.bridge.store import platforms
 from services.bridge.submission_deadlines import DeadlineWatch, standings
 from services.bridge.submissions import aware
@@ -31,17 +32,6 @@ def report_refused(exc: ReportRefused) -> Problem:
     errors = [{"field": e.field, "message": e.message, "type": e.reason} for e in exc.errors]
     fields = ", ".join(dict.fromkeys(e.field for e in exc.errors))
     return Problem(422, "Report refused", f"invalid field(s): {fields}", PROBLEMS + "report-invalid", errors=errors)
-
-
-def own_platform_only(caller: Caller, platform_id: str) -> None:
-    """A platform writes only its own data: another platform's path is forbidden, not hidden (it named it itself)."""
-    require_role(caller, Role.PLATFORM)
-    if caller.platform_id != platform_id:
-        raise Problem(403, "Forbidden", f"a platform sends only its own data; this token is for {caller.platform_id}")
-
-
-def may_read(caller: Caller, platform_id: str) -> bool:
-    return caller.role is not Role.PLATFORM or caller.platform_id == platform_id
 
 
 def refused(exc: Refused) -> Problem:
@@ -92,8 +82,7 @@ def build_router(service: Service, registry: Registry, reports: Reports, request
     @router.get("/platforms/{platform_id}/reports", tags=["reports"], summary="A platform's reports, newest month first")
     async def list_reports(platform_id: str, caller: CurrentCaller, since: MonthQuery = None, until: MonthQuery = None,
                            limit: Annotated[int, Query(ge=1, le=500)] = 120) -> dict[str, Any]:
-        if not may_read(caller, platform_id):
-            raise Problem(404, "Not found", f"no platform {platform_id}")
+        readable(caller, platform_id)
         async with service.uow() as uow:
             rows = await reports.months(uow.conn, platform_id, since=since, until=until, limit=limit)
         return {"platform_id": platform_id, "reports": [report_view(r, with_lines=False) for r in rows]}
@@ -176,8 +165,7 @@ def build_router(service: Service, registry: Registry, reports: Reports, request
     @router.get("/platforms/{platform_id}/profile", tags=["platforms"],
                 summary="A platform's profile: classification, stores, submissions, reports, and its data-quality score with its parts")
     async def platform_profile(platform_id: str, caller: CurrentCaller) -> dict[str, Any]:
-        if not may_read(caller, platform_id):
-            raise Problem(404, "Not found", f"no platform {platform_id}")
+        readable(caller, platform_id)
         async with service.uow() as uow:
             entry = await registry.get(uow.conn, platform_id)
             if entry is None:

@@ -12,6 +12,7 @@ from services.bridge import metrics
 from services.bridge.new_form_rules import NewFormSubjectForm
 from services.bridge.new_forms import WRITERS as NEW_FORM_WRITERS
 from services.bridge.new_forms import NewForms, UnknownPlatform, subject_view
+from services.bridge.scope import own_platform_only, readable, writes_for
 from services.bridge.store_batch_rules import MAX_RECORDS, BatchRefused, records_of
 from services.bridge.store_batches import StoreBatches
 from services.bridge.store_batches import UnknownPlatform as BatchForUnknownPlatform
@@ -117,8 +118,7 @@ def build_router(service: Service, sites: Websites, new_forms: NewForms, batches
     async def put_new_form_subject(platform_id: str, subject_id: SubjectPath, form: NewFormSubjectForm,
                                    caller: CurrentCaller) -> JSONResponse:
         require_role(caller, *NEW_FORM_WRITERS)
-        if caller.role is Role.PLATFORM and caller.platform_id != platform_id:
-            raise Problem(403, "Forbidden", f"a platform writes only its own subjects; this token is for {caller.platform_id}")
+        writes_for(caller, platform_id, "subjects")
         try:
             async with service.uow() as uow:
                 written = await new_forms.put(uow, caller=caller, platform_id=platform_id, subject_id=subject_id, form=form)
@@ -138,8 +138,7 @@ def build_router(service: Service, sites: Websites, new_forms: NewForms, batches
                 summary="A platform's new-business-form subjects, by subject id (a bureau sees those of its area)")
     async def list_new_form_subjects(platform_id: str, caller: CurrentCaller, form: NewBusinessForm | None = None, after: str | None = None,
                                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
-        if caller.role is Role.PLATFORM and caller.platform_id != platform_id:
-            raise Problem(404, "Not found", f"no platform {platform_id}")
+        readable(caller, platform_id)
         async with service.uow() as uow:
             entries = await new_forms.listing(uow.conn, caller, platform_id=platform_id, form=form, after=after, limit=limit)
         return {"subjects": [subject_view(e) for e in entries], "next": entries[-1].subject_id if len(entries) == limit else None}
@@ -163,9 +162,7 @@ def build_router(service: Service, sites: Websites, new_forms: NewForms, batches
             "record_id": "2026-03-16/S-88231/1", "store_id": "S-88231", "merchant_name": "杭州西湖茶叶有限公司",
             "uscc": "91330106MA2H0C3T5D", "address": "杭州市西湖区龙井路1号", "region": "330106", "shop_name": "西湖茶叶旗舰店",
             "shop_url": "https://shop.example.com/s/88231", "category": "食品"}]}])]) -> dict[str, Any]:
-        require_role(caller, Role.PLATFORM)
-        if caller.platform_id != platform_id:
-            raise Problem(403, "Forbidden", f"a platform sends only its own data; this token is for {caller.platform_id}")
+        own_platform_only(caller, platform_id)
         try:
             records = records_of(body)
             async with service.uow() as uow:
@@ -186,8 +183,7 @@ def build_router(service: Service, sites: Websites, new_forms: NewForms, batches
     async def list_store_batches(platform_id: str, caller: CurrentCaller,
                                  limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
         require_role(caller, *BATCH_READERS)
-        if caller.role is Role.PLATFORM and caller.platform_id != platform_id:
-            raise Problem(404, "Not found", f"no platform {platform_id}")
+        readable(caller, platform_id)
         async with service.uow() as uow:
             return {"batches": await batches.listing(uow.conn, platform_id, limit)}
 
