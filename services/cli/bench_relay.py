@@ -92,7 +92,9 @@ async def run(events: int) -> int:
         raw_s = await raw_producer(bootstrap, prefix + "raw", raw_rows)
         del raw_rows
 
-        settings = load("bridge", kafka_bootstrap_servers=bootstrap)  # the relay's settings as a service has them
+        from services.bridge.app import BridgeSettings  # imported late, as the CLI imports its benches
+
+        settings = load("bridge", BridgeSettings, kafka_bootstrap_servers=bootstrap)  # the relay's settings as bridge has them
         producer = new_producer(settings)
         await producer.start()
         relay = OutboxRelay(service="bench", engine=engine, producer=producer, wakeup=asyncio.Event(), topic_prefix=prefix,

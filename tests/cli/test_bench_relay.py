@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from services.bridge.app import BridgeSettings
 from tests.conftest import run_bench
 
 
@@ -19,3 +20,5 @@ def test_the_relay_benchmark_publishes_the_whole_outbox_and_prints_its_figures(d
     assert figures["database"] == database and figures["events"] == 3000 and figures["unsent_after_mark"] == 0
     for key in ("relay_events_per_s", "raw_producer_events_per_s", "relay_share_of_raw_limit", "relay_python_cpu_us_per_event"):
         assert figures[key] > 0, key
+    # The relay as bridge runs it: its passes sized for a submission's millions of store events.
+    assert figures["relay_batch_rows"] == BridgeSettings().relay_batch_size == 10_000
