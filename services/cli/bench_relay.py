@@ -22,14 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from aiokafka import AIOKafkaProducer
 
 from services.cli import benchkit
 from services.cli.benchkit import cpu_seconds, delete_topics, json_line, progress, rate, rounded, say, table
 from services.runtime import db
 from services.runtime.kafka import new_producer
 from services.runtime.outbox import OutboxRelay
-from services.runtime.settings import load
+from services.runtime.settings import ServiceSettings, load
 from services.runtime.tables import outbox
 
 #: Rows per outbox INSERT while filling (untimed).
@@ -53,12 +52,13 @@ def store_event(n: int, topic: str, now: datetime) -> dict[str, Any]:
             "created_at": now}
 
 
-async def raw_producer(bootstrap: str, topic: str, rows: list[dict[str, Any]]) -> float:
-    """Seconds for a bare producer (the relay's options) to send the rows with ``send()`` and have them acknowledged."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=256 * 1024)
+async def raw_producer(settings: ServiceSettings, topic: str, rows: list[dict[str, Any]]) -> float:
+    """Seconds for a bare producer — the relay's, from the same factory and settings — to send the rows with
+    ``send()`` and have them acknowledged."""
+    producer = new_producer(settings)
     await producer.start()
     try:
-        await producer.send_and_wait(topic, value=b"{}", key=b"warm-up")  # metadata and connection, untimed
+        await producer.send_and_wait(topic, value=b"{}", key=b"warm-up", headers=[])  # metadata and connection, untimed
         started = time.perf_counter()
         futures = [await producer.send(topic, value=row["value"], key=row["key"],
                                        headers=[(name, value.encode()) for name, value in row["headers"]]) for row in rows]
@@ -88,13 +88,13 @@ async def run(events: int) -> int:
                                                        for n in range(first, min(events, first + _FILL_ROWS))])
         async with engine.connect() as conn:
             raw_rows = [dict(row._mapping) for row in await conn.execute(sa.select(outbox).order_by(outbox.c.seq))]
-        progress(f"raw limit: a bare producer sending them to {prefix}raw on {bootstrap}")
-        raw_s = await raw_producer(bootstrap, prefix + "raw", raw_rows)
-        del raw_rows
-
         from services.bridge.app import BridgeSettings  # imported late, as the CLI imports its benches
 
         settings = load("bridge", BridgeSettings, kafka_bootstrap_servers=bootstrap)  # the relay's settings as bridge has them
+        progress(f"raw limit: a bare producer sending them to {prefix}raw on {bootstrap}")
+        raw_s = await raw_producer(settings, prefix + "raw", raw_rows)
+        del raw_rows
+
         producer = new_producer(settings)
         await producer.start()
         relay = OutboxRelay(service="bench", engine=engine, producer=producer, wakeup=asyncio.Event(), topic_prefix=prefix,
