@@ -459,7 +459,7 @@ class _EventSql:
         columns = ["store_id", *STORE_FIELDS]
         kept = ", ".join(f"s.{name}" for name in columns)
         changes = f"""WITH changes AS (
-            SELECT {kept}, {self.store_fields()} AS fields,
+            SELECT {kept}, {self.store_fields()} AS fields, st.store_id IS NULL AS new_store,
                    st.store_id IS NULL OR st.status = 'closed' AS registered,
                    CASE WHEN st.status = 'open' THEN {self.changed()} END AS changed
             FROM unnest(CAST(:ids AS TEXT[])) AS b(store_id)
@@ -478,11 +478,14 @@ class _EventSql:
         written = ["platform_id", *columns, "status", "first_submission_id", "last_submission_id", "updated_at", "closed_at"]
         updated = ", ".join(f"{name} = EXCLUDED.{name}" for name in
                             [*STORE_FIELDS, "last_submission_id", "updated_at"]) + ", status = 'open', closed_at = NULL"
-        upsert = (f"INSERT INTO stores ({', '.join(written)}) SELECT CAST(:platform AS TEXT), "
+        insert = (f"INSERT INTO stores ({', '.join(written)}) SELECT CAST(:platform AS TEXT), "
                   f"{', '.join(f'c.{name}' for name in columns)}, 'open', CAST(:submission AS TEXT), CAST(:submission AS TEXT), "
-                  f"CAST(:now AS TIMESTAMP WITH TIME ZONE), NULL FROM changes c "
-                  f"ON CONFLICT (platform_id, store_id) DO UPDATE SET {updated}")
-        return (f"{changes}, events AS ({events}), upserted AS ({upsert}) "
+                  f"CAST(:now AS TIMESTAMP WITH TIME ZONE), NULL FROM changes c ")
+        # Stores the platform never had are inserted plainly: the upsert's speculative insertion cost ~3 µs more a
+        # row, and a platform's first submission is all new stores. No other transaction can add them meanwhile:
+        # this one holds the platform's row lock, as every writer of its stores does (a conflict would fail loudly).
+        return (f"{changes}, events AS ({events}), inserted AS ({insert}WHERE c.new_store), "
+                f"upserted AS ({insert}WHERE NOT c.new_store ON CONFLICT (platform_id, store_id) DO UPDATE SET {updated}) "
                 "SELECT count(*) FILTER (WHERE registered), count(*) FILTER (WHERE NOT registered) FROM changes")
 
     def store_fields(self) -> str:

@@ -52,10 +52,14 @@ async def test_a_file_is_applied_as_it_is_staged_and_ends_where_the_applier_woul
     svc = small_batches
     first = ndjson([store_row(n) for n in range(150)])
     second = ndjson([store_row(n, category="服装" if n % 7 == 0 else "食品") for n in range(60, 300)])
+    # The stores the second file closed come back: registered again over their closed rows (the upsert's way, where
+    # stores never seen before are inserted plainly).
+    third = ndjson([store_row(n) for n in range(0, 60)] + [store_row(n, category="服装" if n % 7 == 0 else "食品") for n in range(60, 300)])
+    files = ((first, "2026H1"), (second, "2026H2"), (third, "2027H1"))
     counts = ("registered", "updated", "closed", "unchanged")
 
     streamed = []
-    for body, period in ((first, "2026H1"), (second, "2026H2")):
+    for body, period in files:
         answer = await submit(svc, body, platform="P001", period=period)
         assert answer.status_code == 202, answer.text
         # Applied by the time the upload is answered: nothing waits for the applier.
@@ -65,15 +69,16 @@ async def test_a_file_is_applied_as_it_is_staged_and_ends_where_the_applier_woul
     # The same files for P002, with applying-as-staged switched off: staged, then applied by the applier.
     receiver(svc).apply_while_staged = None
     staged = []
-    for body, period in ((first, "2026H1"), (second, "2026H2")):
+    for body, period in files:
         answer = await submit(svc, body, platform="P002", period=period)
         assert answer.json()["state"] == "staged"
         staged.append(await settled(svc, answer.json()["submission_id"], "P002"))
 
-    assert [[s[k] for k in counts] for s in streamed] == [[s[k] for k in counts] for s in staged] == [[150, 0, 0, 0], [150, 13, 60, 77]]
+    assert [[s[k] for k in counts] for s in streamed] == [[s[k] for k in counts] for s in staged] == [[150, 0, 0, 0], [150, 13, 60, 77],
+                                                                                                 [60, 0, 0, 240]]
     assert await store_state(svc, "P001") == await store_state(svc, "P002")
     assert sorted(await events_of(svc, "P001")) == sorted(await events_of(svc, "P002"))
-    assert len(await events_of(svc, "P001")) == 150 + 150 + 13 + 60
+    assert len(await events_of(svc, "P001")) == 150 + 150 + 13 + 60 + 60
 
 
 #: The applier's pass interval (Applier.poll_interval).
