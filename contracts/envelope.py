@@ -34,7 +34,10 @@ class EnvelopeError(ValueError):
         self.detail = detail
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__ (1.75 µs for these ten against 0.21),
+# and every consumer builds one per record it reads — analytics a few hundred thousand a minute. Nothing mutates or
+# hashes an envelope; one that must differ is a new one (dataclasses.replace).
+@dataclass(slots=True)
 class Envelope:
     """One event: CloudEvents attributes plus its ``data`` as plain JSON-compatible values."""
 

@@ -58,7 +58,8 @@ def _next_offsets(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[TopicPart
     return {TopicPartition(topic, partition): offset + 1 for (topic, partition), offset in highest.items()}
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, as Envelope: one is made per record consumed.
+@dataclass(slots=True)
 class Delivery:
     """One consumed record with its parsed envelope."""
 
