@@ -216,19 +216,20 @@ class Receiver:
                 batch.findings.append(Finding(1, Severity.WARNING, "unknown-column", f"ignored column(s): {', '.join(unknown)}"))
             fast = FastCheck(day)
             checked = 0
-            async for item in rows:
-                self._check(item, fast, batch)
-                checked += 1
-                if checked % _TURN_ROWS == 0:
-                    await asyncio.sleep(0)  # the write in flight gets its turns between its statements
-                if batch.size() >= self.batch_size:
-                    batch.bytes_read = rows.reader.bytes_read
-                    if writing is not None:
-                        await writing
-                    await applying.keep_up()
-                    writing = asyncio.create_task(self._flush(submission_id, batch))
-                    applying.queue(writing)
-                    batch = _Batch()
+            async for items in rows.batches():
+                for item in items:
+                    self._check(item, fast, batch)
+                    checked += 1
+                    if checked % _TURN_ROWS == 0:
+                        await asyncio.sleep(0)  # the write in flight gets its turns between its statements
+                    if batch.size() >= self.batch_size:
+                        batch.bytes_read = rows.reader.bytes_read
+                        if writing is not None:
+                            await writing
+                        await applying.keep_up()
+                        writing = asyncio.create_task(self._flush(submission_id, batch))
+                        applying.queue(writing)
+                        batch = _Batch()
             if writing is not None:
                 await writing
             batch.bytes_read = rows.reader.bytes_read

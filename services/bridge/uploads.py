@@ -20,6 +20,10 @@ from services.bridge.validation import COLUMNS, REQUIRED
 
 #: One line (one store) is a few hundred bytes; a "line" larger than this is not a row of ours.
 MAX_LINE_BYTES: Final = 1 << 20
+#: What the line reader gives for a line over MAX_LINE_BYTES (a NUL cannot start a line of text).
+_TOO_LONG: Final = b"\x00too-long"
+#: CSV rows per list of :meth:`RowStream.batches`.
+_CSV_BATCH_ROWS: Final = 1000
 _BINARY_MAGIC: Final = (b"PK\x03\x04", b"\x1f\x8b", b"%PDF", b"\xd0\xcf\x11\xe0")
 
 
@@ -49,14 +53,16 @@ class WrongFormat(Exception):
         self.detail = detail
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen (as StoreRecord): a frozen dataclass's fields are set through object.__setattr__, and an upload makes
+# one of these per line.
+@dataclass(slots=True)
 class LineError:
     line: int
     code: str
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Row:
     line: int
     values: Mapping[str, object]
@@ -101,6 +107,24 @@ class LineReader:
         self._done = True
         return False
 
+    async def next_lines(self) -> list[bytes] | None:
+        """Every complete line the buffer holds — at least one, reading on until there is one — as :meth:`next_line`
+        would give them one by one (same cuts, same numbering: :attr:`number` is the last one's); None at the end.
+
+        A 9-million-row upload made one coroutine call and one buffer cut per line; here one ``split`` serves a
+        whole chunk of lines."""
+        end = self._buffer.rfind(b"\n")
+        if end < 0:
+            line = await self.next_line()
+            return None if line is None else [line]
+        text = bytes(self._buffer[:end])
+        del self._buffer[: end + 1]
+        lines = text.split(b"\n")
+        self.number += len(lines)
+        if text.endswith(b"\r") or b"\r\n" in text:
+            return [line[:-1] if line.endswith(b"\r") else line for line in lines]
+        return lines
+
     async def next_line(self) -> bytes | None:
         """The next line without its newline, ``b"…"`` cut short when it exceeds the limit; None at the end."""
         start = 0
@@ -120,7 +144,7 @@ class LineReader:
                 if end >= 0:
                     del self._buffer[: end + 1]
                 self.number += 1
-                return b"\x00too-long"
+                return _TOO_LONG
             start = len(self._buffer)
             if self._done or not await self._fill():
                 if self._buffer:
@@ -187,12 +211,62 @@ class RowStream:
     def unknown_columns(self) -> list[str]:
         return [name for name in self._header or () if name not in COLUMNS]
 
+    async def batches(self) -> AsyncIterator[list[Row | LineError]]:
+        """The items of :meth:`__aiter__`, in the same order, a list at a time: for NDJSON every line a read brought in
+        (hundreds to thousands), so the caller's loop over them is a plain ``for`` — an async generator's step per row was a
+        tenth of the upload's Python. CSV keeps its line-by-line path (a quoted field may span lines)."""
+        if self.format is not Format.NDJSON:
+            items: list[Row | LineError] = []
+            async for item in self._one_by_one():
+                items.append(item)
+                if len(items) >= _CSV_BATCH_ROWS:
+                    yield items
+                    items = []
+            if items:
+                yield items
+            return
+        if self._first is not None:
+            yield [self._first]
+        reader, loads, json_error = self.reader, orjson.loads, orjson.JSONDecodeError
+        while (lines := await reader.next_lines()) is not None:
+            number = reader.number - len(lines)
+            items = []
+            for line in lines:
+                number += 1
+                try:
+                    # orjson reads UTF-8 bytes itself; anything it refuses takes the careful path, which says why.
+                    value = loads(line)
+                except json_error:
+                    value = None
+                if type(value) is dict:
+                    items.append(Row(number, value))
+                elif (careful := self._careful_json_row(number, line)) is not None:
+                    items.append(careful)
+            yield items
+
+    def _careful_json_row(self, number: int, line: bytes) -> Row | LineError | None:
+        """One NDJSON line the way :meth:`_one_by_one` reads it; None for a blank line."""
+        if line == _TOO_LONG:
+            return LineError(number, "line-too-long", f"line is longer than {MAX_LINE_BYTES} bytes")
+        if not line.strip():
+            return None
+        try:
+            text = _decode(line, number)
+        except UnicodeDecodeError:
+            return LineError(number, "not-utf8", "line is not UTF-8 text")
+        return self._json_row(number, text)
+
     async def __aiter__(self) -> AsyncIterator[Row | LineError]:
+        async for items in self.batches():
+            for item in items:
+                yield item
+
+    async def _one_by_one(self) -> AsyncIterator[Row | LineError]:
         if self._first is not None:
             yield self._first
         while (line := await self.reader.next_line()) is not None:
             number = self.reader.number
-            if line == b"\x00too-long":
+            if line == _TOO_LONG:
                 yield LineError(number, "line-too-long", f"line is longer than {MAX_LINE_BYTES} bytes")
                 continue
             if not line.strip():
