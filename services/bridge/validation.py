@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -94,16 +93,28 @@ class RowVerdict:
 
 def keyed_digest(key: bytes, value: object) -> str:
     """HMAC-SHA256 (truncated to 128 bits) of a canonical JSON value: compares content without revealing it."""
-    # A copy of the key's HMAC state (its padded key already hashed in) costs less than hmac.digest's fresh start:
-    # this runs once or twice for every row of a submission.
-    mac = _keyed_state(key).copy()
-    mac.update(orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
-    return mac.hexdigest()[:32]
+    # HMAC by its definition (RFC 2104) over copies of two SHA-256 states with the key's pads already hashed in:
+    # hmac.HMAC's copy() costs twice that (2.0 against 1.1 µs), and this runs once or twice for every row of a
+    # submission. tests/bridge/test_fast_check.py holds it to hmac.new.
+    inner_state, outer_state = _keyed_states(key)
+    inner = inner_state.copy()
+    inner.update(orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
+    outer = outer_state.copy()
+    outer.update(inner.digest())
+    return outer.hexdigest()[:32]
+
+
+_SHA256_BLOCK: Final = 64
+_INNER_PAD: Final = bytes(byte ^ 0x36 for byte in range(256))
+_OUTER_PAD: Final = bytes(byte ^ 0x5C for byte in range(256))
 
 
 @functools.lru_cache(maxsize=4)
-def _keyed_state(key: bytes) -> hmac.HMAC:
-    return hmac.new(key, digestmod=hashlib.sha256)
+def _keyed_states(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
+    if len(key) > _SHA256_BLOCK:
+        key = hashlib.sha256(key).digest()
+    padded = key.ljust(_SHA256_BLOCK, b"\0")
+    return hashlib.sha256(padded.translate(_INNER_PAD)), hashlib.sha256(padded.translate(_OUTER_PAD))
 
 
 def id_number_valid(number: str) -> bool:

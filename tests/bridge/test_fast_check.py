@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import date
 from typing import Any
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -65,3 +68,10 @@ def test_the_keyed_digest_stays_the_hmac_sha256_of_sorted_json_that_stored_diges
     content = {"uscc": None, "address": "杭州", "above_threshold": False}
     assert keyed_digest(b"redshield-test-key", content) == "a6ecadb7d78d0a7cdc71c32c9a9b518b"
     assert keyed_digest(b"another-key", content) != keyed_digest(b"redshield-test-key", content)
+
+
+@settings(max_examples=200)
+@given(key=st.binary(min_size=1, max_size=200), content=st.dictionaries(st.text(max_size=8), st.one_of(st.none(), st.text(), st.booleans())))
+def test_the_keyed_digest_is_hmac_sha256_for_any_key_short_or_longer_than_a_block(key: bytes, content: dict[str, Any]) -> None:
+    expected = hmac.new(key, orjson.dumps(content, option=orjson.OPT_SORT_KEYS), hashlib.sha256).hexdigest()[:32]
+    assert keyed_digest(key, content) == expected
