@@ -155,6 +155,18 @@ class LineReader:
                 return None
 
 
+def _line_text(number: int, line: bytes) -> str | LineError | None:
+    """A line's text, or why it has none (too long, not UTF-8); None for a blank line, which is skipped."""
+    if line == _TOO_LONG:
+        return LineError(number, "line-too-long", f"line is longer than {MAX_LINE_BYTES} bytes")
+    if not line.strip():
+        return None
+    try:
+        return _decode(line, number)
+    except UnicodeDecodeError:
+        return LineError(number, "not-utf8", "line is not UTF-8 text")
+
+
 def _decode(line: bytes, number: int) -> str:
     text = line.decode("utf-8")
     return text.removeprefix("\ufeff") if number == 1 else text
@@ -246,15 +258,8 @@ class RowStream:
 
     def _careful_json_row(self, number: int, line: bytes) -> Row | LineError | None:
         """One NDJSON line the way :meth:`_one_by_one` reads it; None for a blank line."""
-        if line == _TOO_LONG:
-            return LineError(number, "line-too-long", f"line is longer than {MAX_LINE_BYTES} bytes")
-        if not line.strip():
-            return None
-        try:
-            text = _decode(line, number)
-        except UnicodeDecodeError:
-            return LineError(number, "not-utf8", "line is not UTF-8 text")
-        return self._json_row(number, text)
+        text = _line_text(number, line)
+        return text if text is None or isinstance(text, LineError) else self._json_row(number, text)
 
     async def __aiter__(self) -> AsyncIterator[Row | LineError]:
         async for items in self.batches():
@@ -266,17 +271,12 @@ class RowStream:
             yield self._first
         while (line := await self.reader.next_line()) is not None:
             number = self.reader.number
-            if line == _TOO_LONG:
-                yield LineError(number, "line-too-long", f"line is longer than {MAX_LINE_BYTES} bytes")
+            text = _line_text(number, line)
+            if text is None:
                 continue
-            if not line.strip():
-                continue
-            try:
-                text = _decode(line, number)
-            except UnicodeDecodeError:
-                yield LineError(number, "not-utf8", "line is not UTF-8 text")
-                continue
-            if self.format is Format.NDJSON:
+            if isinstance(text, LineError):
+                yield text
+            elif self.format is Format.NDJSON:
                 yield self._json_row(number, text)
             else:
                 yield await self._csv_row(number, text)
