@@ -176,7 +176,7 @@ class Receiver:
                 if previous["state"] == State.RECEIVING and (now - aware(previous["heartbeat_at"])).total_seconds() < self.stale_after_s:
                     raise InProgress(previous["submission_id"])
                 # The broken attempt gives its key to the new one; a stream still writing to it finds it no longer receiving.
-                await _drop_staging(uow.conn, previous["submission_id"])
+                await discard_upload(uow.conn, previous["submission_id"])
                 await uow.conn.execute(sa.update(submissions).where(submissions.c.submission_id == previous["submission_id"]).values(
                     idempotency_key=None,
                     state=sa.case((submissions.c.state == State.RECEIVING, State.INTERRUPTED.value), else_=submissions.c.state),
@@ -374,7 +374,7 @@ class Receiver:
         log.warning("submission %s broke off: %r", submission_id, exc)
         try:
             async with self.service.uow() as uow:
-                await _drop_staging(uow.conn, submission_id)
+                await discard_upload(uow.conn, submission_id)
                 marked = await uow.conn.execute(sa.update(submissions).where(
                     submissions.c.submission_id == submission_id, submissions.c.state == State.RECEIVING).values(
                     state=State.INTERRUPTED, failure=f"upload broke off: {type(exc).__name__}: {exc}"[:2000],
@@ -394,7 +394,7 @@ class Receiver:
                 sa.select(submissions.c.submission_id, submissions.c.heartbeat_at).where(submissions.c.state == State.RECEIVING))
                 if aware(row.heartbeat_at).timestamp() < cutoff]
             for submission_id in stale:
-                await _drop_staging(uow.conn, submission_id)
+                await discard_upload(uow.conn, submission_id)
                 # Still receiving: a submission applied as it was staged may have committed since it was read.
                 await uow.conn.execute(sa.update(submissions).where(
                     submissions.c.submission_id == submission_id, submissions.c.state == State.RECEIVING).values(
@@ -404,7 +404,8 @@ class Receiver:
         return len(stale)
 
 
-async def _drop_staging(conn: AsyncConnection, submission_id: str) -> None:
+async def discard_upload(conn: AsyncConnection, submission_id: str) -> None:
+    """What an upload that is to be resent left: its staged rows and its findings (the resend reports them again)."""
     await drop_staged(conn, submission_id)
     await conn.execute(sa.delete(findings).where(findings.c.submission_id == submission_id))
 

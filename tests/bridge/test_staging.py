@@ -1,5 +1,6 @@
 """A submission's staged rows go with its apply, and only its own: the whole table is emptied at once only when it
-holds no other submission's rows and (PostgreSQL) no other transaction is using it."""
+holds no other submission's rows and (PostgreSQL) no other transaction is using it. The table is not crash-safe on
+PostgreSQL (UNLOGGED: a crash restart empties it), so a staged submission whose rows are gone is never applied."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 from services.bridge.staging import STAGED_COLUMNS, drop_staged, stage_rows
-from services.bridge.store import staged_stores
+from services.bridge.store import audit, staged_stores, stores
+from services.runtime.tables import outbox
+from tests.bridge.conftest import ndjson, register, settled, store_row, submit
 from tests.harness import Running
 
 
@@ -69,3 +72,53 @@ async def test_a_table_another_transaction_is_using_is_not_waited_for_and_keeps_
             await asyncio.wait_for(drop_staged(conn, "A"), timeout=10)
         await other.rollback()
     assert await submissions_staged(bridge) == {}
+
+
+async def test_the_staging_table_is_not_written_to_the_wal_on_postgresql(bridge: Running, database: tuple[str, str | None]) -> None:
+    if not database[0].startswith("postgresql"):
+        pytest.skip("SQLite has no unlogged tables; its staging is as durable as the rest of the file")
+    assert bridge.service.engine is not None
+    async with bridge.service.engine.connect() as conn:
+        persistence = (await conn.execute(sa.text(
+            "SELECT CAST(relpersistence AS TEXT) FROM pg_class WHERE oid = to_regclass('staged_stores')"))).scalar_one()
+    assert persistence == "u"
+
+
+async def count(svc: Running, table: sa.Table) -> int:
+    assert svc.service.engine is not None
+    async with svc.service.engine.connect() as conn:
+        return int((await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar_one())
+
+
+async def test_a_staged_submission_whose_rows_were_lost_is_not_applied_and_is_resent_with_its_key(bridge: Running) -> None:
+    # What a crash restart does to an unlogged table — it comes back empty — done here by emptying it: applying the
+    # submission regardless would close every store its file listed.
+    _, receiver, applier = bridge.app.state.bridge
+    await register(bridge)
+    first = await settled(bridge, (await submit(bridge, ndjson([store_row(n) for n in range(30)]))).json()["submission_id"])
+    assert first["registered"] == 30
+    await applier.stop()
+    receiver.apply_while_staged = None  # staged, then left for the applier, which is stopped
+    second = ndjson([store_row(n, category="服装" if n < 5 else "食品") for n in range(30)])
+    answer = await submit(bridge, second, period="2026H2", key="2026H2")
+    assert answer.json()["state"] == "staged"
+    events, open_stores = await count(bridge, outbox), await count(bridge, stores)
+    assert bridge.service.engine is not None
+    async with bridge.service.engine.begin() as conn:
+        await conn.execute(sa.delete(staged_stores))
+
+    assert await applier.apply_next() is True
+    lost = (await bridge.http.get(f"/v1/submissions/{answer.json()['submission_id']}",
+                                  headers=bridge.auth("platform", platform="P001"))).json()
+    assert lost["state"] == "interrupted" and "0 of 30 found" in lost["failure"] and "resend" in lost["failure"]
+    assert (await count(bridge, outbox), await count(bridge, stores)) == (events, open_stores)
+    async with bridge.service.engine.connect() as conn:
+        actions = (await conn.execute(sa.select(audit.c.action).order_by(audit.c.id))).scalars().all()
+    assert actions[-1] == "submission.staging_lost"
+
+    # The same file again under the same key: received anew and applied as any resend is.
+    resent = await submit(bridge, second, period="2026H2", key="2026H2")
+    assert resent.status_code == 202 and resent.json()["submission_id"] != answer.json()["submission_id"]
+    await applier.start()
+    done = await settled(bridge, resent.json()["submission_id"])
+    assert (done["state"], done["updated"], done["unchanged"], done["closed"]) == ("applied", 5, 25, 0)
