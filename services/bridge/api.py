@@ -15,7 +15,7 @@ from services.bridge.forms import PlatformForm, PlatformRegistration, UsccOverri
 from services.bridge.platforms import AlreadyRegistered, Registry, UnknownPlatform
 from services.bridge.scope import own_platform_only
 from services.bridge.store import findings, submissions
-from services.bridge.submissions import SETTLED, InProgress, Receiver, State, aware
+from services.bridge.submissions import SETTLED, InProgress, NotResumable, Receiver, State, aware
 from services.bridge.uploads import RowStream, WrongFormat, format_for
 from services.runtime.auth import Caller, Role
 from services.runtime.http import Problem, require_role
@@ -49,7 +49,7 @@ def platform_view(entry: PlatformEntry) -> dict[str, Any]:
 
 
 def submission_view(row: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in row.items() if k not in ("trace_id", "heartbeat_at")}
+    out = {k: v for k, v in row.items() if k not in ("trace_id", "heartbeat_at", "csv_header")}
     for name in _TIMES:
         if out.get(name) is not None:
             out[name] = aware(out[name]).isoformat()
@@ -188,6 +188,38 @@ def build_router(service: Service, registry: Registry, receiver: Receiver, appli
             row = await subjects.submission(uow.conn, submission_id)
         assert row is not None
         return JSONResponse(submission_view(row) | {"duplicate": False}, status_code=202,
+                            headers={"Location": f"/v1/submissions/{submission_id}"})
+
+    @router.patch("/submissions/{submission_id}", status_code=202, tags=["submissions"],
+                  summary="A platform sends the rest of an interrupted upload, from the line it stopped at",
+                  description="An upload that broke off is `interrupted` with its `resume_line`: the first line after its last "
+                              "staged batch. Send the file from that line on (`from_line`, the same format and content type); "
+                              "the rows before it are kept, and the submission ends as one uninterrupted upload would. "
+                              "409 names the line to send from when `from_line` is not it.")
+    async def resume(submission_id: str, request: Request, caller: CurrentCaller,
+                     from_line: Annotated[int, Query(ge=2, description="the submission's resume_line")]) -> JSONResponse:
+        row = await visible_submission(submission_id, caller)
+        own_platform_only(caller, row["platform_id"], verb="submits")
+        try:
+            # Asked before the body is read (and again under the submission's lock when it is staged).
+            Receiver.check_resumable(row, from_line)
+        except NotResumable as exc:
+            raise Problem(409, "Cannot resume", exc.detail, PROBLEMS + "not-resumable", resume_line=exc.resume_line) from exc
+        try:
+            fmt = format_for(row["format"], request.headers.get("content-type"))
+            rows = await RowStream.resume(request.stream(), fmt, from_line=from_line, header_text=row["csv_header"])
+        except WrongFormat as exc:
+            raise Problem(exc.status, "Not the declared format", exc.detail, PROBLEMS + "wrong-format") from exc
+        try:
+            state = await receiver.resume(submission_id, rows, from_line=from_line, caller=caller)
+        except NotResumable as exc:
+            raise Problem(409, "Cannot resume", exc.detail, PROBLEMS + "not-resumable", resume_line=exc.resume_line) from exc
+        if state is State.STAGED:
+            applier.wakeup.set()
+        async with service.uow() as uow:
+            answer = await subjects.submission(uow.conn, submission_id)
+        assert answer is not None
+        return JSONResponse(submission_view(answer) | {"duplicate": False}, status_code=202,
                             headers={"Location": f"/v1/submissions/{submission_id}"})
 
     @router.get("/platforms/{platform_id}/submissions", tags=["submissions"], summary="A platform's submissions, newest first")

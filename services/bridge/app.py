@@ -39,6 +39,7 @@ from services.runtime.settings import ServiceSettings, load
 
 log = logging.getLogger("redshield.bridge")
 _UPLOAD_PATH: Final = re.compile(r"^/v1/platforms/[^/]+/submissions$")
+_RESUME_PATH: Final = re.compile(r"^/v1/submissions/[^/]+$")
 _DELIVERY_PATH: Final = re.compile(r"^/v1/data-requests/[^/]+/deliveries$")
 
 
@@ -89,6 +90,9 @@ class UploadAwareBodyLimit(BodyLimit):
         self.deliveries = BodyLimit(app, delivery_max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") == "PATCH" and _RESUME_PATH.match(scope.get("path", "")):
+            await self.uploads(scope, receive, send)  # the rest of an interrupted upload
+            return
         if scope["type"] == "http" and scope.get("method") == "POST":
             path = scope.get("path", "")
             if _UPLOAD_PATH.match(path):

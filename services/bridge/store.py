@@ -192,6 +192,10 @@ submissions = sa.Table(
     sa.Column("staged_at", sa.DateTime(timezone=True)),
     sa.Column("applied_at", sa.DateTime(timezone=True)),
     sa.Column("failure", sa.Text),
+    # An interrupted upload continues from this line (migration 0014); null where it cannot.
+    sa.Column("resume_line", sa.Integer),
+    sa.Column("csv_header", sa.Text),
+    sa.Column("parts", sa.Integer, nullable=False, server_default="1"),
     sa.UniqueConstraint("platform_id", "idempotency_key", name="uq_submissions_idempotency"),
     sa.Index("ix_submissions_state", "state", "received_at"),
     sa.Index("ix_submissions_platform", "platform_id", "received_at"),

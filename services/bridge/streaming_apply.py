@@ -119,7 +119,7 @@ class StreamingApply:
             counts = {"registered": self.registered, "updated": self.updated, "closed": closed,
                       "unchanged": sub.rows_staged - self.registered - self.updated}
             await conn.execute(sa.update(submissions).where(submissions.c.submission_id == sub.submission_id).values(
-                staged_at=now, heartbeat_at=now, content_sha256=content_sha256, bytes_received=bytes_received))
+                staged_at=now, heartbeat_at=now, content_sha256=content_sha256, bytes_received=bytes_received, resume_line=None))
             await applier.finish(conn, sub, now, counts, self.domicile, self.steps)
             await self.transaction.commit()
             self.steps.lap("commit")

@@ -4,6 +4,11 @@ Nothing here touches the subject database. Rows go to ``staged_stores`` in batch
 short transaction, so memory and locks stay small and progress is visible); the submission becomes
 ``staged`` only when the whole file arrived. :mod:`services.bridge.apply` then applies it in one
 transaction. A broken upload therefore leaves, at worst, staged rows of a submission that is never applied.
+
+A broken upload is ``interrupted`` with the line it stopped at (``resume_line``: the first line after its last
+staged batch). The platform either sends the file's rest from that line (:meth:`Receiver.resume`; its staged rows
+and findings are kept for that, for ``resume_window_s``), or resends the whole file under the same
+Idempotency-Key, which discards them. Both end where one uninterrupted upload would.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -26,9 +31,9 @@ from contracts.ids import new_id
 from services.bridge import metrics
 from services.bridge.domain import china_date
 from services.bridge.staging import drop_staged, stage_rows
-from services.bridge.store import findings, staged_stores, submissions, uscc_overrides, write_audit
+from services.bridge.store import findings, for_update, staged_stores, submissions, uscc_overrides, write_audit
 from services.bridge.store_values import event_fields, store_values
-from services.bridge.uploads import LineError, RowStream
+from services.bridge.uploads import LineError, Row, RowStream
 from services.bridge.validation import FastCheck, Finding, Severity, StoreRecord, check_row
 from services.runtime.auth import Caller
 from services.runtime.clock import Clock
@@ -61,6 +66,15 @@ class Superseded(Exception):
 class InProgress(Exception):
     """The same idempotency key is being uploaded right now."""
 
+
+class NotResumable(Exception):
+    """The submission cannot continue from the line asked for: the reason, and the line it could continue from."""
+
+    def __init__(self, detail: str, resume_line: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.resume_line = resume_line
+
 #: Rows checked between two turns of the event loop while a batch is written.
 _TURN_ROWS = 500
 
@@ -74,6 +88,10 @@ class _Batch:
     total: int = 0
     #: Bytes of the file read when the batch was complete: the progress its commit records.
     bytes_read: int = 0
+    #: The line after the batch's last row: where the upload goes on if it breaks after this batch's commit.
+    next_line: int = 0
+    #: A CSV file's header line, recorded with the first batch (a resumed part does not repeat it).
+    csv_header: str | None = None
 
     def size(self) -> int:
         return len(self.records) + len(self.findings)
@@ -147,7 +165,7 @@ class _Applying:
 
 class Receiver:
     def __init__(self, service: Service, *, clock: Clock, cipher: FieldCipher, mac_key: bytes, batch_size: int = 5000,
-                 stale_after_s: float = 60.0) -> None:
+                 stale_after_s: float = 60.0, resume_window_s: float = 86_400.0) -> None:
         #: Set by the app: starts applying a submission as it is staged where that is possible (PostgreSQL).
         self.apply_while_staged: Callable[[str], Awaitable[ApplyingWhileStaged | None]] | None = None
         self.service = service
@@ -156,6 +174,8 @@ class Receiver:
         self.mac_key = mac_key
         self.batch_size = batch_size
         self.stale_after_s = stale_after_s
+        #: How long an interrupted upload's staged rows wait for the rest of its file.
+        self.resume_window_s = resume_window_s
 
     async def existing(self, platform_id: str, idempotency_key: str | None) -> dict[str, Any] | None:
         if idempotency_key is None:
@@ -184,6 +204,7 @@ class Receiver:
                 action = "submission.resent"
                 superseded = previous["state"] == State.RECEIVING
             submission_id = new_id()
+            await self._give_up_waiting_parts(uow.conn, platform_id, submission_id)
             await uow.conn.execute(sa.insert(submissions).values(
                 submission_id=submission_id, platform_id=platform_id, period=period, format=fmt, idempotency_key=idempotency_key,
                 state=State.RECEIVING, submitted_by=caller.subject, received_at=now, heartbeat_at=now, trace_id=trace_id_var.get()))
@@ -196,6 +217,17 @@ class Receiver:
             metrics.submissions_reached(State.INTERRUPTED)
         return submission_id
 
+    @staticmethod
+    async def _give_up_waiting_parts(conn: AsyncConnection, platform_id: str, newer: str) -> None:
+        """A platform's new upload ends its interrupted ones: resumed later, an older file would apply over it."""
+        waiting = (await conn.execute(sa.select(submissions.c.submission_id).where(
+            submissions.c.platform_id == platform_id, submissions.c.state == State.INTERRUPTED,
+            submissions.c.resume_line.is_not(None)))).scalars().all()
+        for submission_id in waiting:
+            await discard_upload(conn, submission_id)
+            await conn.execute(sa.update(submissions).where(submissions.c.submission_id == submission_id).values(
+                resume_line=None, failure=sa.func.coalesce(submissions.c.failure, "") + f"; superseded by submission {newer}"))
+
     async def receive(self, submission_id: str, rows: RowStream) -> State:
         """Stage every valid row of ``rows``; any exception leaves the submission unapplied and marked interrupted.
         Answers ``staged`` (the applier applies it), ``applied`` (applied as it was staged) or ``rejected``.
@@ -205,15 +237,53 @@ class Receiver:
         file order, so a store id's first occurrence is staged before a later batch looks for it. Where it can
         (PostgreSQL), each staged batch is also applied then, in one transaction committed at the file's end
         (:mod:`services.bridge.streaming_apply`)."""
+        first = _Batch(csv_header=rows.header_text)
+        unknown = rows.unknown_columns()
+        if unknown:
+            first.findings.append(Finding(1, Severity.WARNING, "unknown-column", f"ignored column(s): {', '.join(unknown)}"))
+        return await self._receive(submission_id, rows, first, _Applying(submission_id, await self._begin_applying(submission_id)))
+
+    async def resume(self, submission_id: str, rows: RowStream, *, from_line: int, caller: Caller) -> State:
+        """Stage the rest of an interrupted upload's file, ``rows`` numbered from ``from_line`` on, and answer as
+        :meth:`receive`. The submission then goes the applier's way (its earlier part's rows are staged, not applied).
+        Raises :class:`NotResumable` when it is not interrupted, ``from_line`` is not the line it stopped at, or its
+        staged rows are gone (a database crash restart empties the staging table): then only a resend will do."""
+        now = self.clock.now()
+        async with self.service.uow() as uow:
+            conn = uow.conn
+            sub = (await conn.execute(for_update(sa.select(submissions).where(submissions.c.submission_id == submission_id), conn))).one()
+            self.check_resumable(sub._mapping, from_line)
+            found = (await conn.execute(sa.select(sa.func.count()).select_from(staged_stores)
+                                        .where(staged_stores.c.submission_id == submission_id))).scalar_one()
+            if found != sub.rows_staged:
+                await discard_upload(conn, submission_id)
+                await conn.execute(sa.update(submissions).where(submissions.c.submission_id == submission_id).values(
+                    resume_line=None, failure="staged rows lost (the database restarted?): resend the whole file"))
+                await uow.commit()
+                raise NotResumable(f"the staged rows of submission {submission_id} are gone ({found} of {sub.rows_staged}): "
+                                   "resend the whole file")
+            await conn.execute(sa.update(submissions).where(submissions.c.submission_id == submission_id).values(
+                state=State.RECEIVING, heartbeat_at=now, failure=None, parts=submissions.c.parts + 1))
+            await write_audit(conn, at=now, actor=caller.subject, role=caller.role.value, action="submission.resumed",
+                              target=f"submission:{submission_id}", detail={"from_line": from_line, "part": sub.parts + 1})
+            await uow.commit()
+        return await self._receive(submission_id, rows, _Batch(), _Applying(submission_id, None), bytes_before=sub.bytes_received)
+
+    @staticmethod
+    def check_resumable(sub: Mapping[str, Any], from_line: int) -> None:
+        """Raises :class:`NotResumable` unless the submission is interrupted and continues from ``from_line``."""
+        if sub["state"] != State.INTERRUPTED or sub["resume_line"] is None:
+            raise NotResumable(f"submission {sub['submission_id']} is {sub['state']}" + ("" if sub["state"] != State.INTERRUPTED else
+                               " and cannot be resumed (nothing of it was staged, or its rows expired): resend the whole file"))
+        if from_line != sub["resume_line"]:
+            raise NotResumable(f"submission {sub['submission_id']} continues from line {sub['resume_line']}, not {from_line}",
+                               sub["resume_line"])
+
+    async def _receive(self, submission_id: str, rows: RowStream, batch: _Batch, applying: _Applying, bytes_before: int = 0) -> State:
         day = china_date(self.clock.now())
-        batch = _Batch()
         writing: asyncio.Task[list[str]] | None = None
-        applying = _Applying(submission_id, await self._begin_applying(submission_id))
         metrics.RECEIVING.inc()
         try:
-            unknown = rows.unknown_columns()
-            if unknown:
-                batch.findings.append(Finding(1, Severity.WARNING, "unknown-column", f"ignored column(s): {', '.join(unknown)}"))
             fast = FastCheck(day)
             checked = 0
             async for items in rows.batches():
@@ -223,7 +293,8 @@ class Receiver:
                     if checked % _TURN_ROWS == 0:
                         await asyncio.sleep(0)  # the write in flight gets its turns between its statements
                     if batch.size() >= self.batch_size:
-                        batch.bytes_read = rows.reader.bytes_read
+                        batch.bytes_read = bytes_before + rows.reader.bytes_read
+                        batch.next_line = item.next_line() if isinstance(item, Row) else item.line + 1
                         if writing is not None:
                             await writing
                         await applying.keep_up()
@@ -232,7 +303,8 @@ class Receiver:
                         batch = _Batch()
             if writing is not None:
                 await writing
-            batch.bytes_read = rows.reader.bytes_read
+            batch.bytes_read = bytes_before + rows.reader.bytes_read
+            batch.next_line = rows.reader.number + 1
             writing = asyncio.create_task(self._flush(submission_id, batch))
             applying.queue(writing)
             await writing
@@ -242,7 +314,7 @@ class Receiver:
                 applying.now = None
                 return State.APPLIED
             applying.now = None  # abandoned by finish, or never begun
-            return await self._finish(submission_id, rows)
+            return await self._finish(submission_id, rows, bytes_before)
         except BaseException as exc:
             if writing is not None and not writing.done():
                 # Its transaction must end before the staging is dropped.
@@ -329,6 +401,8 @@ class Receiver:
                 rows_flagged=submissions.c.rows_flagged + len(batch.flagged_lines),
                 bytes_received=batch.bytes_read,
                 heartbeat_at=self.clock.now(),
+                resume_line=batch.next_line,
+                **({"csv_header": batch.csv_header} if batch.csv_header is not None else {}),
             ))
             if progress.rowcount != 1:
                 raise Superseded(submission_id)  # rolls this batch back
@@ -356,28 +430,30 @@ class Receiver:
         """The row in :data:`services.bridge.staging.STAGED_COLUMNS` order."""
         return (submission_id, record.store_id, line, *store_values(record, self.cipher, self.mac_key), event_fields(record))
 
-    async def _finish(self, submission_id: str, rows: RowStream) -> State:
+    async def _finish(self, submission_id: str, rows: RowStream, bytes_before: int) -> State:
         now = self.clock.now()
         async with self.service.uow() as uow:
             staged = (await uow.conn.execute(
                 sa.select(submissions.c.rows_staged).where(submissions.c.submission_id == submission_id))).scalar_one()
             state = State.STAGED if staged else State.REJECTED
             await uow.conn.execute(sa.update(submissions).where(submissions.c.submission_id == submission_id).values(
-                state=state, staged_at=now, heartbeat_at=now, content_sha256=rows.reader.sha256.hexdigest(),
-                bytes_received=rows.reader.bytes_read,
+                state=state, staged_at=now, heartbeat_at=now, resume_line=None,
+                # One upload's digest is the file's; a resumed file's parts were hashed apart, so it has none.
+                content_sha256=rows.reader.sha256.hexdigest() if not bytes_before else None,
+                bytes_received=bytes_before + rows.reader.bytes_read,
                 failure=None if staged else "no valid row: applying it would close every store of the platform"))
             await uow.commit()
         metrics.submissions_reached(state)
         return state
 
     async def _interrupted(self, submission_id: str, exc: BaseException) -> None:
+        """Its staged batches are kept: the upload can go on from the line after them (:meth:`resume`)."""
         log.warning("submission %s broke off: %r", submission_id, exc)
         try:
             async with self.service.uow() as uow:
-                await discard_upload(uow.conn, submission_id)
                 marked = await uow.conn.execute(sa.update(submissions).where(
                     submissions.c.submission_id == submission_id, submissions.c.state == State.RECEIVING).values(
-                    state=State.INTERRUPTED, failure=f"upload broke off: {type(exc).__name__}: {exc}"[:2000],
+                    state=State.INTERRUPTED, failure=f"upload broke off: {type(exc).__name__}: {exc}"[:1500] + _RESUME_HINT,
                     heartbeat_at=self.clock.now()))
                 await uow.commit()
             # A superseded upload was counted interrupted by the resend that took its key.
@@ -387,21 +463,34 @@ class Receiver:
             log.exception("could not mark submission %s interrupted", submission_id)
 
     async def sweep_stale(self) -> int:
-        """Mark uploads whose process died mid-stream (no heartbeat for a while) interrupted, and drop their rows."""
-        cutoff = self.clock.now().timestamp() - self.stale_after_s
+        """Mark uploads whose process died mid-stream (no heartbeat for a while) interrupted, their staged rows kept
+        for a resume; discard the staged rows of interrupted uploads not resumed within ``resume_window_s``."""
+        now = self.clock.now().timestamp()
         async with self.service.uow() as uow:
-            stale = [row.submission_id for row in await uow.conn.execute(
-                sa.select(submissions.c.submission_id, submissions.c.heartbeat_at).where(submissions.c.state == State.RECEIVING))
-                if aware(row.heartbeat_at).timestamp() < cutoff]
+            waiting = (await uow.conn.execute(
+                sa.select(submissions.c.submission_id, submissions.c.state, submissions.c.heartbeat_at).where(
+                    sa.or_(submissions.c.state == State.RECEIVING,
+                           sa.and_(submissions.c.state == State.INTERRUPTED, submissions.c.resume_line.is_not(None)))))).all()
+            stale = [row.submission_id for row in waiting
+                     if row.state == State.RECEIVING and aware(row.heartbeat_at).timestamp() < now - self.stale_after_s]
+            expired = [row.submission_id for row in waiting
+                       if row.state == State.INTERRUPTED and aware(row.heartbeat_at).timestamp() < now - self.resume_window_s]
             for submission_id in stale:
-                await discard_upload(uow.conn, submission_id)
                 # Still receiving: a submission applied as it was staged may have committed since it was read.
                 await uow.conn.execute(sa.update(submissions).where(
                     submissions.c.submission_id == submission_id, submissions.c.state == State.RECEIVING).values(
-                    state=State.INTERRUPTED, failure="upload stopped without finishing (no progress); resend it"))
+                    state=State.INTERRUPTED, failure="upload stopped without finishing (no progress)" + _RESUME_HINT))
+            for submission_id in expired:
+                await discard_upload(uow.conn, submission_id)
+                await uow.conn.execute(sa.update(submissions).where(
+                    submissions.c.submission_id == submission_id, submissions.c.state == State.INTERRUPTED).values(
+                    resume_line=None, failure=sa.func.coalesce(submissions.c.failure, "") + "; not resumed in time: resend the whole file"))
             await uow.commit()
         metrics.submissions_reached(State.INTERRUPTED, len(stale))
         return len(stale)
+
+
+_RESUME_HINT = "; send the rest of the file from its resume_line (PATCH /v1/submissions/{id}?from_line=…), or resend it whole"
 
 
 async def discard_upload(conn: AsyncConnection, submission_id: str) -> None:

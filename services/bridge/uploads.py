@@ -66,6 +66,12 @@ class LineError:
 class Row:
     line: int
     values: Mapping[str, object]
+    #: The row's last line where it spans several (a CSV field with a newline); 0 for a row on one line.
+    last_line: int = 0
+
+    def next_line(self) -> int:
+        """The line after this row: where an upload cut after it goes on."""
+        return max(self.line, self.last_line) + 1
 
 
 def format_for(declared: str | None, content_type: str | None) -> Format:
@@ -179,6 +185,8 @@ class RowStream:
         self.reader = reader
         self.format = fmt
         self._header: list[str] | None = None
+        #: A CSV file's header line as sent: a resumed part does not repeat it (:meth:`resume`).
+        self.header_text: str | None = None
         self._first: Row | LineError | None = None
 
     @classmethod
@@ -188,16 +196,32 @@ class RowStream:
         await stream._sniff()
         return stream
 
+    @classmethod
+    async def resume(cls, chunks: AsyncIterator[bytes], fmt: Format, *, from_line: int, header_text: str | None) -> RowStream:
+        """The rest of a file whose lines before ``from_line`` arrived in an earlier upload: numbered on from there, a
+        CSV file's rows read with the header the first part gave. The first row must be one of the file's (a JSON
+        object; a CSV row with the header's cells), or :class:`WrongFormat` is raised before anything is stored: a
+        part that is not the file's rest would close every store it does not list."""
+        stream = cls(LineReader(chunks), fmt)
+        stream.reader.number = from_line - 1
+        if fmt is Format.CSV:
+            if header_text is None:
+                raise WrongFormat(422, "the first part of this CSV file left no header to read the rest with; resend the whole file")
+            stream.header_text = header_text
+            stream._header = [name.strip().lower() for name in next(csv.reader([header_text]))]
+        await stream._sniff(resumed=True)
+        return stream
+
     async def _first_nonblank(self) -> tuple[int, bytes] | None:
         while (line := await self.reader.next_line()) is not None:
             if line.strip():
                 return self.reader.number, line
         return None
 
-    async def _sniff(self) -> None:
+    async def _sniff(self, *, resumed: bool = False) -> None:
         first = await self._first_nonblank()
         if first is None:
-            raise WrongFormat(422, "the file is empty")
+            raise WrongFormat(422, "the rest of the file is empty" if resumed else "the file is empty")
         number, line = first
         if line.startswith(_BINARY_MAGIC) or b"\x00" in line:
             raise WrongFormat(415, f"the file is binary (a zip, gzip, PDF or spreadsheet?), not {self.format.value}")
@@ -214,6 +238,13 @@ class RowStream:
                 raise WrongFormat(422, f"line {number} is a JSON {type(value).__name__}, not an object: NDJSON needs one object per line")
             self._first = Row(number, value)
             return
+        if resumed:
+            row = await self._csv_row(number, text)
+            if isinstance(row, LineError) and row.code == "csv-columns":
+                raise WrongFormat(422, f"line {number} is not a row of this CSV file ({row.message}): send the file's rest from that line")
+            self._first = row
+            return
+        self.header_text = text
         header = [name.strip().lower() for name in next(csv.reader([text]))]
         missing = [name for name in REQUIRED if name not in header]
         if missing:
@@ -308,4 +339,5 @@ class RowStream:
             return LineError(number, "csv-syntax", str(exc))
         if len(cells) != len(self._header):
             return LineError(number, "csv-columns", f"{len(cells)} cells; the header has {len(self._header)}")
-        return Row(number, {name: cell for name, cell in zip(self._header, cells, strict=True) if name in COLUMNS})
+        values = {name: cell for name, cell in zip(self._header, cells, strict=True) if name in COLUMNS}
+        return Row(number, values, self.reader.number if self.reader.number != number else 0)

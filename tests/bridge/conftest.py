@@ -50,6 +50,17 @@ def store_row(n: int, **change: Any) -> dict[str, Any]:
     return {k: v for k, v in row.items() if v is not None}
 
 
+def broken(body: bytes, after: int) -> AsyncIterator[bytes]:
+    """An upload whose connection drops after ``after`` bytes."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, after, 4096):
+            yield body[start:min(start + 4096, after)]
+        raise ConnectionResetError("client went away mid-upload")
+
+    return chunks()
+
+
 def ndjson(rows: list[dict[str, Any]]) -> bytes:
     return b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in rows)
 

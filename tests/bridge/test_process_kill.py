@@ -1,4 +1,5 @@
-"""kill -9 of bridge in the middle of a large upload: nothing applied, and the resend ends where one clean upload does."""
+"""kill -9 of bridge in the middle of a large upload: nothing applied, and the resend — or the rest of the file sent
+from the line the upload stopped at — ends where one clean upload does."""
 
 from __future__ import annotations
 
@@ -60,8 +61,9 @@ async def upload(client: httpx.AsyncClient, platform: str, rows: list[dict[str, 
                              headers=token(Role.PLATFORM, platform) | {"content-type": "application/x-ndjson", "Idempotency-Key": key})
 
 
-async def test_bridge_killed_mid_upload_applies_nothing_and_the_resend_matches_a_clean_upload(
-        kafka_bootstrap: str, prefix: str, tmp_path: Path, database: tuple[str, str | None]) -> None:
+@pytest.mark.parametrize("then", ["resend", "resume"])
+async def test_bridge_killed_mid_upload_applies_nothing_and_the_resend_or_resume_matches_a_clean_upload(
+        kafka_bootstrap: str, prefix: str, tmp_path: Path, database: tuple[str, str | None], then: str) -> None:
     # On PostgreSQL the kill lands while the upload's apply transaction is open (applied as it is staged): the
     # database rolls it back when the dead process's connection closes.
     url, schema = database
@@ -91,7 +93,19 @@ async def test_bridge_killed_mid_upload_applies_nothing_and_the_resend_matches_a
         bridge.start()
         async with httpx.AsyncClient(base_url=bridge.url, timeout=30) as client:
             assert await stores_of(client, "P001") == {}  # nothing half-applied
-            resent = await upload(client, "P001", rows, "P001-2026H2")
+            if then == "resend":
+                resent = await upload(client, "P001", rows, "P001-2026H2")
+            else:
+                async def interrupted() -> dict[str, Any] | None:
+                    current = await latest(client, "P001")  # the janitor finds the dead upload by its stale heartbeat
+                    return current if current is not None and current["state"] == "interrupted" else None
+
+                stopped = await eventually(interrupted, timeout=60)
+                line = stopped["resume_line"]  # one store a line: the rows from there on are the file's rest
+                assert line > 1000
+                resent = await client.patch(f"/v1/submissions/{stopped['submission_id']}", params={"from_line": line},
+                                            content=slow_body(rows[line - 1:]), timeout=120,
+                                            headers=token(Role.PLATFORM, "P001") | {"content-type": "application/x-ndjson"})
             clean = await upload(client, "P002", rows, "P002-2026H2")
             assert resent.status_code == 202 and clean.status_code == 202, (resent.text, clean.text)
 
@@ -105,6 +119,6 @@ async def test_bridge_killed_mid_upload_applies_nothing_and_the_resend_matches_a
             assert (one["registered"], one["rows_staged"]) == (two["registered"], two["rows_staged"]) == (ROWS, ROWS)
             assert await stores_of(client, "P001") == await stores_of(client, "P002")
             listed = (await client.get("/v1/platforms/P001/submissions", headers=token(Role.REGULATOR))).json()["submissions"]
-            assert sorted(s["state"] for s in listed) == ["applied", "interrupted"]
+            assert sorted(s["state"] for s in listed) == (["applied", "interrupted"] if then == "resend" else ["applied"])
     finally:
         bridge.stop()
