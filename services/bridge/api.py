@@ -15,7 +15,7 @@ from services.bridge.forms import PlatformForm, PlatformRegistration, UsccOverri
 from services.bridge.platforms import AlreadyRegistered, Registry, UnknownPlatform
 from services.bridge.scope import own_platform_only
 from services.bridge.store import findings, submissions
-from services.bridge.submissions import SETTLED, InProgress, NotResumable, Receiver, State, aware
+from services.bridge.submissions import SETTLED, InProgress, NotResumable, Receiver, State, Superseded, aware
 from services.bridge.uploads import RowStream, WrongFormat, format_for
 from services.runtime.auth import Caller, Role
 from services.runtime.http import Problem, require_role
@@ -29,6 +29,11 @@ _TIMES = ("received_at", "heartbeat_at", "staged_at", "applied_at")
 def refused(exc: Refused) -> Problem:
     errors = [{"field": exc.field, "message": exc.detail, "type": exc.reason}] if exc.field else []
     return Problem(422, "Refused", exc.detail, PROBLEMS + exc.reason, errors=errors)
+
+
+def superseded(submission_id: str) -> Problem:
+    return Problem(409, "Upload superseded", f"this upload of submission {submission_id} stalled, was declared broken and was resent "
+                   "or resumed by another; nothing more of it was taken", PROBLEMS + "upload-superseded")
 
 
 def platform_view(entry: PlatformEntry) -> dict[str, Any]:
@@ -181,7 +186,10 @@ def build_router(service: Service, registry: Registry, receiver: Receiver, appli
         except IntegrityError as exc:
             raise Problem(409, "Upload in progress", "another upload with this Idempotency-Key has just started",
                           PROBLEMS + "upload-in-progress") from exc
-        state = await receiver.receive(submission_id, rows)
+        try:
+            state = await receiver.receive(submission_id, rows)
+        except Superseded as exc:
+            raise superseded(submission_id) from exc
         if state is State.STAGED:
             applier.wakeup.set()
         async with service.uow() as uow:
@@ -212,6 +220,8 @@ def build_router(service: Service, registry: Registry, receiver: Receiver, appli
             raise Problem(exc.status, "Not the declared format", exc.detail, PROBLEMS + "wrong-format") from exc
         try:
             state = await receiver.resume(submission_id, rows, from_line=from_line, caller=caller)
+        except Superseded as exc:
+            raise superseded(submission_id) from exc
         except NotResumable as exc:
             raise Problem(409, "Cannot resume", exc.detail, PROBLEMS + "not-resumable", resume_line=exc.resume_line) from exc
         if state is State.STAGED:

@@ -105,9 +105,10 @@ class StreamingApply:
                                       .with_for_update())).one()
             earlier = (await conn.execute(sa.select(sa.func.count()).select_from(submissions).where(
                 submissions.c.platform_id == sub.platform_id, submissions.c.state == State.STAGED))).scalar_one()
-            if sub.state != State.RECEIVING or not sub.rows_staged or earlier:
-                # Superseded or interrupted meanwhile; nothing valid (the receiver rejects it); or another submission
-                # of the platform staged first, which must apply first.
+            if sub.state != State.RECEIVING or sub.parts != 1 or not sub.rows_staged or earlier:
+                # Superseded or interrupted meanwhile (and perhaps resumed by another upload since: a second part);
+                # nothing valid (the receiver rejects it); or another submission of the platform staged first, which
+                # must apply first.
                 await self.abandon()
                 return False
             now = applier.clock.now()

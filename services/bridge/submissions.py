@@ -241,7 +241,7 @@ class Receiver:
         unknown = rows.unknown_columns()
         if unknown:
             first.findings.append(Finding(1, Severity.WARNING, "unknown-column", f"ignored column(s): {', '.join(unknown)}"))
-        return await self._receive(submission_id, rows, first, _Applying(submission_id, await self._begin_applying(submission_id)))
+        return await self._receive(submission_id, 1, rows, first, _Applying(submission_id, await self._begin_applying(submission_id)))
 
     async def resume(self, submission_id: str, rows: RowStream, *, from_line: int, caller: Caller) -> State:
         """Stage the rest of an interrupted upload's file, ``rows`` numbered from ``from_line`` on, and answer as
@@ -267,7 +267,8 @@ class Receiver:
             await write_audit(conn, at=now, actor=caller.subject, role=caller.role.value, action="submission.resumed",
                               target=f"submission:{submission_id}", detail={"from_line": from_line, "part": sub.parts + 1})
             await uow.commit()
-        return await self._receive(submission_id, rows, _Batch(), _Applying(submission_id, None), bytes_before=sub.bytes_received)
+        return await self._receive(submission_id, sub.parts + 1, rows, _Batch(), _Applying(submission_id, None),
+                                   bytes_before=sub.bytes_received)
 
     @staticmethod
     def check_resumable(sub: Mapping[str, Any], from_line: int) -> None:
@@ -279,7 +280,10 @@ class Receiver:
             raise NotResumable(f"submission {sub['submission_id']} continues from line {sub['resume_line']}, not {from_line}",
                                sub["resume_line"])
 
-    async def _receive(self, submission_id: str, rows: RowStream, batch: _Batch, applying: _Applying, bytes_before: int = 0) -> State:
+    async def _receive(self, submission_id: str, part: int, rows: RowStream, batch: _Batch, applying: _Applying,
+                       bytes_before: int = 0) -> State:
+        """Every write names the ``part`` (upload) it belongs to: a stalled upload declared dead and resumed by another
+        must not write into the submission when it wakes up (it is :class:`Superseded` instead)."""
         day = china_date(self.clock.now())
         writing: asyncio.Task[list[str]] | None = None
         metrics.RECEIVING.inc()
@@ -298,14 +302,14 @@ class Receiver:
                         if writing is not None:
                             await writing
                         await applying.keep_up()
-                        writing = asyncio.create_task(self._flush(submission_id, batch))
+                        writing = asyncio.create_task(self._flush(submission_id, part, batch))
                         applying.queue(writing)
                         batch = _Batch()
             if writing is not None:
                 await writing
             batch.bytes_read = bytes_before + rows.reader.bytes_read
             batch.next_line = rows.reader.number + 1
-            writing = asyncio.create_task(self._flush(submission_id, batch))
+            writing = asyncio.create_task(self._flush(submission_id, part, batch))
             applying.queue(writing)
             await writing
             await applying.drain()
@@ -314,7 +318,7 @@ class Receiver:
                 applying.now = None
                 return State.APPLIED
             applying.now = None  # abandoned by finish, or never begun
-            return await self._finish(submission_id, rows, bytes_before)
+            return await self._finish(submission_id, part, rows, bytes_before)
         except BaseException as exc:
             if writing is not None and not writing.done():
                 # Its transaction must end before the staging is dropped.
@@ -325,7 +329,7 @@ class Receiver:
                     except Exception:  # the first failure is the one raised; this one is only reported
                         log.warning("the batch being staged failed too while the upload broke", exc_info=True)
             await applying.stop()
-            await self._interrupted(submission_id, exc)
+            await self._interrupted(submission_id, part, exc)
             raise
         finally:
             metrics.RECEIVING.dec()
@@ -366,7 +370,7 @@ class Receiver:
             batch.flagged_lines.add(item.line)
         batch.records[record.store_id] = (item.line, record)
 
-    async def _flush(self, submission_id: str, batch: _Batch) -> list[str]:
+    async def _flush(self, submission_id: str, part: int, batch: _Batch) -> list[str]:
         """Stage a batch in its own transaction; returns the store ids staged."""
         async with self.service.uow() as uow:
             conn = uow.conn
@@ -394,7 +398,7 @@ class Receiver:
                     for f in sorted(batch.findings, key=lambda f: f.line)
                 ])
             progress = await conn.execute(sa.update(submissions).where(
-                submissions.c.submission_id == submission_id, submissions.c.state == State.RECEIVING).values(
+                submissions.c.submission_id == submission_id, submissions.c.state == State.RECEIVING, submissions.c.parts == part).values(
                 rows_total=submissions.c.rows_total + batch.total,
                 rows_staged=submissions.c.rows_staged + len(staged),
                 rows_refused=submissions.c.rows_refused + batch.refused,
@@ -430,29 +434,33 @@ class Receiver:
         """The row in :data:`services.bridge.staging.STAGED_COLUMNS` order."""
         return (submission_id, record.store_id, line, *store_values(record, self.cipher, self.mac_key), event_fields(record))
 
-    async def _finish(self, submission_id: str, rows: RowStream, bytes_before: int) -> State:
+    async def _finish(self, submission_id: str, part: int, rows: RowStream, bytes_before: int) -> State:
         now = self.clock.now()
         async with self.service.uow() as uow:
             staged = (await uow.conn.execute(
                 sa.select(submissions.c.rows_staged).where(submissions.c.submission_id == submission_id))).scalar_one()
             state = State.STAGED if staged else State.REJECTED
-            await uow.conn.execute(sa.update(submissions).where(submissions.c.submission_id == submission_id).values(
+            finished = await uow.conn.execute(sa.update(submissions).where(
+                submissions.c.submission_id == submission_id, submissions.c.state == State.RECEIVING, submissions.c.parts == part).values(
                 state=state, staged_at=now, heartbeat_at=now, resume_line=None,
                 # One upload's digest is the file's; a resumed file's parts were hashed apart, so it has none.
                 content_sha256=rows.reader.sha256.hexdigest() if not bytes_before else None,
                 bytes_received=bytes_before + rows.reader.bytes_read,
                 failure=None if staged else "no valid row: applying it would close every store of the platform"))
+            if finished.rowcount != 1:
+                raise Superseded(submission_id)
             await uow.commit()
         metrics.submissions_reached(state)
         return state
 
-    async def _interrupted(self, submission_id: str, exc: BaseException) -> None:
+    async def _interrupted(self, submission_id: str, part: int, exc: BaseException) -> None:
         """Its staged batches are kept: the upload can go on from the line after them (:meth:`resume`)."""
         log.warning("submission %s broke off: %r", submission_id, exc)
         try:
             async with self.service.uow() as uow:
                 marked = await uow.conn.execute(sa.update(submissions).where(
-                    submissions.c.submission_id == submission_id, submissions.c.state == State.RECEIVING).values(
+                    submissions.c.submission_id == submission_id, submissions.c.state == State.RECEIVING,
+                    submissions.c.parts == part).values(
                     state=State.INTERRUPTED, failure=f"upload broke off: {type(exc).__name__}: {exc}"[:1500] + _RESUME_HINT,
                     heartbeat_at=self.clock.now()))
                 await uow.commit()

@@ -75,6 +75,12 @@ def _demo(args: argparse.Namespace) -> int:
     )
 
 
+def _submit(args: argparse.Namespace) -> int:
+    from services.cli.submit import main as run_submit
+
+    return run_submit(args)
+
+
 def _dlq(args: argparse.Namespace) -> int:
     from services.cli.dlq import main as run_dlq
 
@@ -139,6 +145,17 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--answer-seconds", type=float, default=None, help="how long connected platforms keep answering")
     demo.add_argument("--seed", type=int, default=2026, help="same seed, same complaints (a rerun files only duplicates)")
     demo.set_defaults(func=_demo)
+
+    submit = sub.add_parser("submit", help="a platform uploads its semi-annual store list to bridge, resuming a broken upload")
+    submit.add_argument("file", help="the store list, NDJSON (one store a line) or CSV with a header")
+    submit.add_argument("--platform", required=True, help="the platform's id (its token must be for it)")
+    submit.add_argument("--period", required=True, help="the half-year the list is for, e.g. 2026H1")
+    submit.add_argument("--format", choices=["ndjson", "csv"], help="default: from the file's suffix (.csv, else NDJSON)")
+    submit.add_argument("--key", help="Idempotency-Key (default: made from platform, period, file name, size and time)")
+    submit.add_argument("--bridge-url", default="http://127.0.0.1:8101")
+    submit.add_argument("--token", help="the platform's bearer token (default: REDSHIELD_TOKEN)")
+    submit.add_argument("--attempts", type=int, default=5, help="uploads and resumes to try before giving up")
+    submit.set_defaults(func=_submit)
 
     dlq = sub.add_parser("dlq", help="a consumer's dead letters: count them, send them back once the cause is fixed")
     dlq_actions = dlq.add_subparsers(dest="action", required=True)

@@ -3,6 +3,7 @@ is not the file's rest, a wrong line, another's submission or an expired one is 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 
 from services.bridge.store import audit, staged_stores, stores
 from tests.bridge.conftest import broken, ndjson, register, settled, store_row, store_uscc, submit
-from tests.harness import Running, running
+from tests.harness import Running, eventually, running
 
 PROBLEM = "application/problem+json"
 COUNTS = ("state", "rows_total", "rows_staged", "rows_refused", "rows_flagged", "registered", "updated", "closed", "unchanged")
@@ -180,3 +181,57 @@ async def test_a_newer_upload_of_the_platform_ends_its_interrupted_one(small_bat
     assert late.status_code == 409
     assert await query(svc, sa.select(staged_stores)) == []
     assert {state[3] for state in (await store_state(svc, "P001")).values()} == {"服装"}
+
+
+def stalling(body: bytes, release: asyncio.Event) -> AsyncIterator[bytes]:
+    """An upload that sends half its body, stalls until ``release``, then sends the rest."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        half = len(body) // 2
+        for start in range(0, half, 4096):
+            yield body[start:min(start + 4096, half)]
+        await release.wait()
+        yield body[half:]
+
+    return chunks()
+
+
+async def test_a_stalled_upload_declared_broken_and_resumed_takes_nothing_more_when_it_wakes(small_batches: Running) -> None:
+    svc = small_batches
+    _, receiver, _ = svc.app.state.bridge
+    body = ndjson([store_row(n, category="服装" if n % 4 == 0 else "食品") for n in range(300)])
+    release = asyncio.Event()
+    stalled = asyncio.create_task(svc.http.post(
+        "/v1/platforms/P001/submissions", params={"format": "ndjson", "period": "2026H1"}, content=stalling(body, release),
+        headers=headers(svc, "P001", "application/x-ndjson"), timeout=60))
+
+    async def part_staged() -> dict[str, Any] | None:
+        listed = (await svc.http.get("/v1/platforms/P001/submissions", headers=svc.auth("regulator"))).json()["submissions"]
+        return listed[0] if listed and listed[0]["rows_staged"] >= 100 else None
+
+    first = await eventually(part_staged, timeout=30, interval=0.05)
+    receiver.stale_after_s = 0.0  # no heartbeat since its last batch: the janitor declares it broken
+    await receiver.sweep_stale()
+    stopped = (await svc.http.get(f"/v1/submissions/{first['submission_id']}", headers=svc.auth("regulator"))).json()
+    assert stopped["state"] == "interrupted"
+    receiver.stale_after_s = 60.0
+    # The resumed part stalls too, halfway: the stalled first part wakes up while the second is being received.
+    release_resumed = asyncio.Event()
+    resuming = asyncio.create_task(resume(svc, stopped["submission_id"], stalling(rest(body, stopped["resume_line"]), release_resumed),
+                                          stopped["resume_line"], content_type="application/x-ndjson"))
+
+    async def second_part_staging() -> bool:
+        current = (await svc.http.get(f"/v1/submissions/{stopped['submission_id']}", headers=svc.auth("regulator"))).json()
+        return bool(current["state"] == "receiving" and current["rows_staged"] > stopped["rows_staged"])
+
+    await eventually(second_part_staging, timeout=30, interval=0.05)
+    release.set()  # the first upload wakes up and sends its second half
+    woken = await stalled
+    assert woken.status_code == 409 and woken.json()["type"].endswith("upload-superseded")
+    release_resumed.set()
+    resumed = await resuming
+    assert resumed.status_code == 202, resumed.text
+    done = await settled(svc, stopped["submission_id"])
+    straight = await settled(svc, (await submit(svc, body, platform="P002")).json()["submission_id"], "P002")
+    assert [done[k] for k in COUNTS] == [straight[k] for k in COUNTS] == ["applied", 300, 300, 0, 0, 300, 0, 0, 0]
+    assert await store_state(svc, "P001") == await store_state(svc, "P002")

@@ -297,10 +297,10 @@ async def test_the_next_batch_is_checked_while_the_previous_one_is_staged_and_ea
         log.append("check")
         check(self, item, fast, batch)
 
-    async def staging(self: Receiver, submission_id: str, batch: Any) -> list[str]:
+    async def staging(self: Receiver, submission_id: str, part: int, batch: Any) -> list[str]:
         log.append("stage-start")
         await asyncio.sleep(0.2)  # a slow database
-        staged = await flush(self, submission_id, batch)
+        staged = await flush(self, submission_id, part, batch)
         committed.append(batch.bytes_read)
         log.append("stage-end")
         return staged
