@@ -19,6 +19,8 @@ SUBMISSION_ROWS = Counter(
     ["outcome"],
 )
 SUBMISSIONS = Counter("redshield_bridge_submissions_total", "Submissions that reached a state", ["state"])
+RESUMES = Counter("redshield_bridge_submission_resumes_total",
+                  "Interrupted uploads resumed from their resume_line (PATCH /v1/submissions/{id}), whatever they then became")
 RECEIVING = Gauge("redshield_bridge_submissions_receiving", "Uploads this process is receiving right now")
 APPLY_SECONDS = Histogram(
     "redshield_bridge_apply_seconds",

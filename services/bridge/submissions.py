@@ -267,6 +267,7 @@ class Receiver:
             await write_audit(conn, at=now, actor=caller.subject, role=caller.role.value, action="submission.resumed",
                               target=f"submission:{submission_id}", detail={"from_line": from_line, "part": sub.parts + 1})
             await uow.commit()
+        metrics.RESUMES.inc()
         return await self._receive(submission_id, sub.parts + 1, rows, _Batch(), _Applying(submission_id, None),
                                    bytes_before=sub.bytes_received)
 

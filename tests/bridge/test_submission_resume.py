@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 
 from services.bridge.store import audit, staged_stores, stores
 from tests.bridge.conftest import broken, ndjson, register, settled, store_row, store_uscc, submit
@@ -86,9 +87,11 @@ async def test_an_ndjson_upload_resumed_from_its_line_ends_where_one_uninterrupt
     assert staged == attempt["rows_staged"]
     assert await store_state(svc, "P001") == {}
 
+    resumes = REGISTRY.get_sample_value("redshield_bridge_submission_resumes_total") or 0.0
     answer = await resume(svc, attempt["submission_id"], rest(body, attempt["resume_line"]), attempt["resume_line"],
                           content_type="application/x-ndjson")
     assert answer.status_code == 202, answer.text
+    assert REGISTRY.get_sample_value("redshield_bridge_submission_resumes_total") == resumes + 1
     done = await settled(svc, attempt["submission_id"])
     straight = await settled(svc, (await submit(svc, body, platform="P002")).json()["submission_id"], "P002")
     assert [done[k] for k in COUNTS] == [straight[k] for k in COUNTS] == ["applied", 400, 398, 2, 1, 398, 0, 0, 0]
