@@ -190,6 +190,10 @@ def build_router(service: Service, registry: Registry, receiver: Receiver, appli
             state = await receiver.receive(submission_id, rows)
         except Superseded as exc:
             raise superseded(submission_id) from exc
+        return await received(submission_id, state)
+
+    async def received(submission_id: str, state: State) -> JSONResponse:
+        """The answer to an upload that ended: the submission as it now stands (applied already, or staged)."""
         if state is State.STAGED:
             applier.wakeup.set()
         async with service.uow() as uow:
@@ -224,13 +228,7 @@ def build_router(service: Service, registry: Registry, receiver: Receiver, appli
             raise superseded(submission_id) from exc
         except NotResumable as exc:
             raise Problem(409, "Cannot resume", exc.detail, PROBLEMS + "not-resumable", resume_line=exc.resume_line) from exc
-        if state is State.STAGED:
-            applier.wakeup.set()
-        async with service.uow() as uow:
-            answer = await subjects.submission(uow.conn, submission_id)
-        assert answer is not None
-        return JSONResponse(submission_view(answer) | {"duplicate": False}, status_code=202,
-                            headers={"Location": f"/v1/submissions/{submission_id}"})
+        return await received(submission_id, state)
 
     @router.get("/platforms/{platform_id}/submissions", tags=["submissions"], summary="A platform's submissions, newest first")
     async def list_submissions(platform_id: str, caller: CurrentCaller, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from contracts import uscc
+from services.bridge.store import stores
 from services.runtime.clock import FixedClock
 from tests.harness import Running, eventually, running
 
@@ -108,3 +110,26 @@ async def settled(svc: Running, submission_id: str, platform: str = "P001") -> d
 
     result: dict[str, Any] = await eventually(check, timeout=60)
     return result
+
+
+@pytest.fixture
+async def small_batches(monkeypatch: pytest.MonkeyPatch, kafka_bootstrap: str, prefix: str,
+                        database: tuple[str, str | None]) -> AsyncIterator[Running]:
+    """bridge staging 50 rows a batch, with P001 and P002 registered: a few hundred rows make several batches."""
+    monkeypatch.setenv("REDSHIELD_BRIDGE_SUBMISSION_BATCH_ROWS", "50")
+    async with running("bridge", kafka=kafka_bootstrap, prefix=prefix, database=database) as svc:
+        await register(svc)
+        await register(svc, platform_id="P002")
+        yield svc
+
+
+async def query(svc: Running, stmt: Any) -> list[dict[str, Any]]:
+    assert svc.service.engine is not None
+    async with svc.service.engine.connect() as conn:
+        return [dict(r._mapping) for r in await conn.execute(stmt)]
+
+
+async def store_state(svc: Running, platform: str) -> dict[str, tuple[Any, ...]]:
+    """The subject database as a platform's submissions left it, without ids and times that differ run to run."""
+    found = await query(svc, sa.select(stores).where(stores.c.platform_id == platform))
+    return {r["store_id"]: (r["status"], r["digest"], r["region"], r["category"], r["uscc_check"]) for r in found}

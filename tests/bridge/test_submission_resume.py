@@ -8,37 +8,15 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
-from services.bridge.store import audit, staged_stores, stores
-from tests.bridge.conftest import broken, ndjson, register, settled, store_row, store_uscc, submit
-from tests.harness import Running, eventually, running
+from services.bridge.store import audit, staged_stores
+from tests.bridge.conftest import broken, ndjson, query, settled, store_row, store_state, store_uscc, submit
+from tests.harness import Running, eventually
 
 PROBLEM = "application/problem+json"
 COUNTS = ("state", "rows_total", "rows_staged", "rows_refused", "rows_flagged", "registered", "updated", "closed", "unchanged")
-
-
-@pytest.fixture
-async def small_batches(monkeypatch: pytest.MonkeyPatch, kafka_bootstrap: str, prefix: str,
-                        database: tuple[str, str | None]) -> AsyncIterator[Running]:
-    monkeypatch.setenv("REDSHIELD_BRIDGE_SUBMISSION_BATCH_ROWS", "50")
-    async with running("bridge", kafka=kafka_bootstrap, prefix=prefix, database=database) as svc:
-        await register(svc)
-        await register(svc, platform_id="P002")
-        yield svc
-
-
-async def query(svc: Running, stmt: Any) -> list[dict[str, Any]]:
-    assert svc.service.engine is not None
-    async with svc.service.engine.connect() as conn:
-        return [dict(r._mapping) for r in await conn.execute(stmt)]
-
-
-async def store_state(svc: Running, platform: str) -> dict[str, tuple[Any, ...]]:
-    found = await query(svc, sa.select(stores).where(stores.c.platform_id == platform))
-    return {r["store_id"]: (r["status"], r["digest"], r["region"], r["category"], r["uscc_check"]) for r in found}
 
 
 async def findings_of(svc: Running, submission_id: str, platform: str) -> list[tuple[int, str, str | None]]:

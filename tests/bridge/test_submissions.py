@@ -14,25 +14,13 @@ from contracts import topics, uscc
 from contracts.envelope import from_record
 from contracts.registry import EVENT_MODELS
 from services.bridge import submissions
-from services.bridge.store import audit, staged_stores, stores
+from services.bridge.store import audit, staged_stores
 from services.bridge.submissions import Receiver
 from services.runtime.tables import outbox
-from tests.bridge.conftest import broken, ndjson, register, settled, store_row, store_uscc, submit
+from tests.bridge.conftest import broken, ndjson, query, register, settled, store_row, store_state, store_uscc, submit
 from tests.harness import Running, read_topic, running
 
 PROBLEM = "application/problem+json"
-
-
-async def query(svc: Running, stmt: Any) -> list[dict[str, Any]]:
-    assert svc.service.engine is not None
-    async with svc.service.engine.connect() as conn:
-        return [dict(r._mapping) for r in await conn.execute(stmt)]
-
-
-async def store_state(svc: Running, platform: str) -> dict[str, tuple[Any, ...]]:
-    """The subject database as a platform's submissions left it, without ids and times that differ run to run."""
-    found = await query(svc, sa.select(stores).where(stores.c.platform_id == platform))
-    return {r["store_id"]: (r["status"], r["digest"], r["region"], r["category"], r["uscc_check"]) for r in found}
 
 
 async def outbox_count(svc: Running) -> int:

@@ -10,8 +10,8 @@ import pytest
 
 from services.cli import submit as client
 from services.cli.submit import offset_of_line, upload
-from tests.bridge.conftest import ndjson, register, settled, store_row
-from tests.harness import Running, running
+from tests.bridge.conftest import ndjson, settled, store_row
+from tests.harness import Running
 
 
 def test_a_lines_offset_is_found_across_chunks_and_crlf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -26,18 +26,9 @@ def test_a_lines_offset_is_found_across_chunks_and_crlf(tmp_path: Path, monkeypa
         offset_of_line(path, 7)
 
 
-@pytest.fixture
-async def bridge(monkeypatch: pytest.MonkeyPatch, kafka_bootstrap: str, prefix: str,
-                 database: tuple[str, str | None]) -> AsyncIterator[Running]:
-    monkeypatch.setenv("REDSHIELD_BRIDGE_SUBMISSION_BATCH_ROWS", "50")
-    async with running("bridge", kafka=kafka_bootstrap, prefix=prefix, database=database) as svc:
-        await register(svc)
-        await register(svc, platform_id="P002")
-        yield svc
-
-
-async def test_an_upload_that_breaks_off_is_resumed_from_bridges_line_and_matches_an_unbroken_one(bridge: Running,
+async def test_an_upload_that_breaks_off_is_resumed_from_bridges_line_and_matches_an_unbroken_one(small_batches: Running,
                                                                                                  tmp_path: Path) -> None:
+    bridge = small_batches
     path = tmp_path / "stores.ndjson"
     content = ndjson([store_row(n, category="服装" if n % 3 == 0 else "食品") for n in range(300)])
     path.write_bytes(content)
