@@ -68,6 +68,8 @@ def _store_columns() -> list[sa.Column[Any]]:
     return [sa.Column(name, kind, nullable=nullable) for name, kind, nullable in _STORE_COLUMNS]
 
 
+# On PostgreSQL the text keys of stores and staged_stores compare bytewise (COLLATE "C", migration 0015); declared
+# here without it, as SQLite (bytewise already) knows no collation of that name.
 stores = sa.Table(
     "stores",
     metadata,

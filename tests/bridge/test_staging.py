@@ -84,6 +84,20 @@ async def test_the_staging_table_is_not_written_to_the_wal_on_postgresql(bridge:
     assert persistence == "u"
 
 
+async def test_store_keys_compare_bytewise_on_postgresql(bridge: Running, database: tuple[str, str | None]) -> None:
+    if not database[0].startswith("postgresql"):
+        pytest.skip("SQLite compares text bytewise unless told otherwise")
+    assert bridge.service.engine is not None
+    async with bridge.service.engine.connect() as conn:
+        collations = dict((await conn.execute(sa.text(
+            "SELECT table_name || '.' || column_name, collation_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name IN ('stores', 'staged_stores') "
+            "AND column_name IN ('platform_id', 'store_id', 'uscc', 'submission_id')"))).all())
+    # The staged USCC is copied, never looked up: it keeps the database's collation.
+    assert collations == {"stores.platform_id": "C", "stores.store_id": "C", "stores.uscc": "C",
+                          "staged_stores.submission_id": "C", "staged_stores.store_id": "C", "staged_stores.uscc": None}
+
+
 async def count(svc: Running, table: sa.Table) -> int:
     assert svc.service.engine is not None
     async with svc.service.engine.connect() as conn:
