@@ -1,12 +1,13 @@
 """``redshield submit FILE --platform P --period 2026H1``: a platform's semi-annual list uploaded the way bridge wants it.
 
 The file streams in 1 MiB chunks under an Idempotency-Key (given, or made from the platform, period and the file's
-size and modification time, so a rerun of the same command is the same upload). When the connection breaks, the
-submission is looked up by that key: ``interrupted`` with a ``resume_line`` means the rest of the file is sent from
-that line (``PATCH /v1/submissions/{id}?from_line=…``), found by counting newlines as bridge does; a broken upload
-that cannot be resumed is resent whole under the same key. Progress goes to stderr; the submission's answer, as
-JSON, to stdout. The token comes from ``--token`` or ``REDSHIELD_TOKEN`` (a platform's: ``POST /v1/token`` with
-its API credential, or ``redshield token --role platform`` in dev).
+size and modification time, so a rerun of the same command is the same upload). When the connection breaks — or
+the command runs again after it died — the submission is looked up by that key: ``interrupted`` with a
+``resume_line`` means the rest of the file is sent from that line (``PATCH /v1/submissions/{id}?from_line=…``),
+found by counting newlines as bridge does; one that cannot be resumed is resent whole under the same key. Progress
+goes to stderr; the submission's answer, as JSON, to stdout. The token comes from ``--token`` or
+``REDSHIELD_TOKEN`` (a platform's: ``POST /v1/token`` with its API credential, or ``redshield token --role
+platform`` in dev).
 """
 
 from __future__ import annotations
@@ -100,7 +101,10 @@ async def upload(client: httpx.AsyncClient, path: Path, *, platform: str, period
             progress.at(sent)
             yield chunk
 
-    resume: dict[str, Any] | None = None
+    # A rerun of the command after it died mid-upload finds its submission by the key, as after a break.
+    resume = await _after_break(client, platform, key, auth, show)
+    if resume is not None and resume["state"] in _ARRIVED:
+        return resume
     for attempt in range(1, attempts + 1):
         try:
             if resume is None:

@@ -54,6 +54,34 @@ async def test_an_upload_that_breaks_off_is_resumed_from_bridges_line_and_matche
     assert [done[k] for k in counts] == [other[k] for k in counts] == ["applied", 300, 300, 300]
     assert (done["parts"], other["parts"]) == (2, 1)
 
-    # The same command again: the same key, answered with the submission it already made.
-    again = await upload(bridge.http, path, platform="P001", period="2026H1", fmt="ndjson", token=bridge.token("platform", platform="P001"))
-    assert again["duplicate"] is True and again["submission_id"] == done["submission_id"]
+    # The same command again: the same key, answered with the submission it already made, nothing sent.
+    sent_before = len(offsets)
+    again = await upload(bridge.http, path, platform="P001", period="2026H1", fmt="ndjson", token=bridge.token("platform", platform="P001"),
+                         opener=breaks_once)
+    assert again["submission_id"] == done["submission_id"] and again["state"] == "applied" and len(offsets) == sent_before
+
+
+async def test_the_command_run_again_after_it_died_mid_upload_resumes_instead_of_resending(small_batches: Running,
+                                                                                           tmp_path: Path) -> None:
+    bridge = small_batches
+    path = tmp_path / "stores.ndjson"
+    content = ndjson([store_row(n) for n in range(300)])
+    path.write_bytes(content)
+    offsets: list[int] = []
+
+    async def dies_halfway(_: Path, offset: int) -> AsyncIterator[bytes]:
+        offsets.append(offset)
+        yield content[offset : len(content) // 2]
+        raise SystemExit("the command was killed")  # not a break it can handle: it dies, as a killed process does
+
+    async def reads(_: Path, offset: int) -> AsyncIterator[bytes]:
+        offsets.append(offset)
+        yield content[offset:]
+
+    token = bridge.token("platform", platform="P001")
+    with pytest.raises(SystemExit):
+        await upload(bridge.http, path, platform="P001", period="2026H1", fmt="ndjson", token=token, opener=dies_halfway)
+    answer = await upload(bridge.http, path, platform="P001", period="2026H1", fmt="ndjson", token=token, opener=reads)
+    assert offsets[0] == 0 and offsets[1] > 0  # the second run sent only the rest
+    done = await settled(bridge, answer["submission_id"])
+    assert (done["state"], done["rows_staged"], done["registered"], done["parts"]) == ("applied", 300, 300, 2)
