@@ -58,8 +58,10 @@ class BridgeSettings(ServiceSettings):
     apply_page_rows: int = 5000
     #: Largest submission body: 9 million stores of ~400 bytes, with room to spare.
     max_submission_bytes: int = 16 * 1024**3
-    #: An upload with no progress for this long is marked interrupted and its staged rows dropped.
+    #: An upload with no progress for this long is marked interrupted (its staged rows kept for a resume).
     stale_upload_seconds: float = 60.0
+    #: How long an interrupted upload's staged rows wait for the rest of its file before they are discarded.
+    resume_window_seconds: float = Field(default=86_400.0, ge=0)
     #: Where delivered data is kept (default: <var_dir>/bridge/deliveries).
     delivery_dir: Path | None = None
     #: Largest delivery for a data request (a file), and largest one sent as JSON (parsed to check it).
@@ -120,7 +122,7 @@ def build(settings: ServiceSettings | None = None, *, clock: Clock | None = None
     digest_key = dev_secret(service.shared, "REDSHIELD_BRIDGE_DIGEST_KEY", config.digest_key).encode()
     registry = Registry(clock=service.clock, cipher=cipher)
     receiver = Receiver(service, clock=service.clock, cipher=cipher, mac_key=digest_key, batch_size=config.submission_batch_rows,
-                        stale_after_s=config.stale_upload_seconds)
+                        stale_after_s=config.stale_upload_seconds, resume_window_s=config.resume_window_seconds)
     applier = Applier(service, clock=service.clock, page_size=config.apply_page_rows, housekeeping=receiver.sweep_stale,
                       deadline_day=config.submission_deadline_day)
     receiver.apply_while_staged = functools.partial(StreamingApply.begin, applier)
