@@ -37,7 +37,7 @@ from contracts.ids import new_id
 from services.bridge import metrics
 from services.bridge.deadlines import window
 from services.bridge.platforms import SOURCE
-from services.bridge.staging import drop_staged
+from services.bridge.staging import count_staged, drop_staged
 from services.bridge.store import (
     STORE_FIELDS,
     findings,
@@ -49,7 +49,7 @@ from services.bridge.store import (
     submissions,
     write_audit,
 )
-from services.bridge.submissions import State, discard_upload
+from services.bridge.submissions import State, end_waiting
 from services.runtime.clock import Clock
 from services.runtime.logs import traceparent_for
 from services.runtime.service import Service
@@ -223,7 +223,7 @@ class Applier:
             domicile = await self.lock_platform(conn, sub.platform_id)
             now = self.clock.now()
             steps = Steps()
-            found = await self._staged_count(conn, sub.submission_id)
+            found = await count_staged(conn, sub.submission_id)
             if found != sub.rows_staged:
                 await self._staging_lost(conn, sub, now, found)
                 await uow.commit()
@@ -247,11 +247,6 @@ class Applier:
         self.applied(sub.submission_id, counts, steps.seconds)
         return True
 
-    @staticmethod
-    async def _staged_count(conn: AsyncConnection, submission_id: str) -> int:
-        return int((await conn.execute(sa.select(sa.func.count()).select_from(staged_stores)
-                                       .where(staged_stores.c.submission_id == submission_id))).scalar_one())
-
     async def _staging_lost(self, conn: AsyncConnection, sub: Any, now: datetime, found: int) -> None:
         """The staging table is not crash-safe on PostgreSQL (migration 0013: UNLOGGED, emptied by a crash restart or
         on a promoted standby). Applying a submission with rows missing would close every store it no longer lists,
@@ -259,10 +254,9 @@ class Applier:
         Idempotency-Key reopens it)."""
         log.error("submission %s: %d staged rows expected, %d found (the staging table was emptied, e.g. by a database crash); "
                   "not applied, marked interrupted to be resent", sub.submission_id, sub.rows_staged, found)
-        await discard_upload(conn, sub.submission_id)
-        await conn.execute(sa.update(submissions).where(submissions.c.submission_id == sub.submission_id).values(
-            state=State.INTERRUPTED, failure=f"staged rows lost before the apply ({found} of {sub.rows_staged} found; the database "
-                                             "restarted after a crash?): nothing was applied; resend the file"))
+        await end_waiting(conn, sub.submission_id, f"staged rows lost before the apply ({found} of {sub.rows_staged} found; the "
+                                                   "database restarted after a crash?): nothing was applied; resend the file",
+                          state=State.INTERRUPTED)
         await write_audit(conn, at=now, actor="bridge", role="system", action="submission.staging_lost",
                           target=f"submission:{sub.submission_id}", detail={"rows_staged": sub.rows_staged, "rows_found": found})
 

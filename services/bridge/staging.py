@@ -45,6 +45,13 @@ async def stage_rows(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> 
     await copy_rows(conn, staged_stores.name, STAGED_COLUMNS, rows)
 
 
+async def count_staged(conn: AsyncConnection, submission_id: str) -> int:
+    """How many rows of a submission are staged: what its ``rows_staged`` says, unless the table lost them (it is
+    UNLOGGED on PostgreSQL, so a crash restart empties it: migration 0013)."""
+    return int((await conn.execute(sa.select(sa.func.count()).select_from(staged_stores)
+                                   .where(staged_stores.c.submission_id == submission_id))).scalar_one())
+
+
 async def drop_staged(conn: AsyncConnection, submission_id: str) -> None:
     """Remove a submission's staged rows, in the caller's transaction.
 

@@ -30,10 +30,10 @@ from contracts.events.bridge import UsccCheck
 from contracts.ids import new_id
 from services.bridge import metrics
 from services.bridge.domain import china_date
-from services.bridge.staging import drop_staged, stage_rows
+from services.bridge.staging import count_staged, drop_staged, stage_rows
 from services.bridge.store import findings, for_update, staged_stores, submissions, uscc_overrides, write_audit
 from services.bridge.store_values import event_fields, store_values
-from services.bridge.uploads import LineError, Row, RowStream
+from services.bridge.uploads import LineError, RowStream
 from services.bridge.validation import FastCheck, Finding, Severity, StoreRecord, check_row
 from services.runtime.auth import Caller
 from services.runtime.clock import Clock
@@ -224,9 +224,7 @@ class Receiver:
             submissions.c.platform_id == platform_id, submissions.c.state == State.INTERRUPTED,
             submissions.c.resume_line.is_not(None)))).scalars().all()
         for submission_id in waiting:
-            await discard_upload(conn, submission_id)
-            await conn.execute(sa.update(submissions).where(submissions.c.submission_id == submission_id).values(
-                resume_line=None, failure=sa.func.coalesce(submissions.c.failure, "") + f"; superseded by submission {newer}"))
+            await end_waiting(conn, submission_id, f"superseded by submission {newer}")
 
     async def receive(self, submission_id: str, rows: RowStream) -> State:
         """Stage every valid row of ``rows``; any exception leaves the submission unapplied and marked interrupted.
@@ -253,12 +251,10 @@ class Receiver:
             conn = uow.conn
             sub = (await conn.execute(for_update(sa.select(submissions).where(submissions.c.submission_id == submission_id), conn))).one()
             self.check_resumable(sub._mapping, from_line)
-            found = (await conn.execute(sa.select(sa.func.count()).select_from(staged_stores)
-                                        .where(staged_stores.c.submission_id == submission_id))).scalar_one()
+            found = await count_staged(conn, submission_id)
             if found != sub.rows_staged:
-                await discard_upload(conn, submission_id)
-                await conn.execute(sa.update(submissions).where(submissions.c.submission_id == submission_id).values(
-                    resume_line=None, failure="staged rows lost (the database restarted?): resend the whole file"))
+                await end_waiting(conn, submission_id, f"staged rows lost ({found} of {sub.rows_staged} found; the database restarted?): "
+                                                       "resend the whole file")
                 await uow.commit()
                 raise NotResumable(f"the staged rows of submission {submission_id} are gone ({found} of {sub.rows_staged}): "
                                    "resend the whole file")
@@ -299,7 +295,7 @@ class Receiver:
                         await asyncio.sleep(0)  # the write in flight gets its turns between its statements
                     if batch.size() >= self.batch_size:
                         batch.bytes_read = bytes_before + rows.reader.bytes_read
-                        batch.next_line = item.next_line() if isinstance(item, Row) else item.line + 1
+                        batch.next_line = item.next_line()
                         if writing is not None:
                             await writing
                         await applying.keep_up()
@@ -445,7 +441,7 @@ class Receiver:
                 submissions.c.submission_id == submission_id, submissions.c.state == State.RECEIVING, submissions.c.parts == part).values(
                 state=state, staged_at=now, heartbeat_at=now, resume_line=None,
                 # One upload's digest is the file's; a resumed file's parts were hashed apart, so it has none.
-                content_sha256=rows.reader.sha256.hexdigest() if not bytes_before else None,
+                content_sha256=rows.reader.sha256.hexdigest() if part == 1 else None,
                 bytes_received=bytes_before + rows.reader.bytes_read,
                 failure=None if staged else "no valid row: applying it would close every store of the platform"))
             if finished.rowcount != 1:
@@ -462,7 +458,7 @@ class Receiver:
                 marked = await uow.conn.execute(sa.update(submissions).where(
                     submissions.c.submission_id == submission_id, submissions.c.state == State.RECEIVING,
                     submissions.c.parts == part).values(
-                    state=State.INTERRUPTED, failure=f"upload broke off: {type(exc).__name__}: {exc}"[:1500] + _RESUME_HINT,
+                    state=State.INTERRUPTED, failure=f"upload broke off: {type(exc).__name__}: {exc}"[:1500] + _resume_hint(submission_id),
                     heartbeat_at=self.clock.now()))
                 await uow.commit()
             # A superseded upload was counted interrupted by the resend that took its key.
@@ -488,24 +484,32 @@ class Receiver:
                 # Still receiving: a submission applied as it was staged may have committed since it was read.
                 await uow.conn.execute(sa.update(submissions).where(
                     submissions.c.submission_id == submission_id, submissions.c.state == State.RECEIVING).values(
-                    state=State.INTERRUPTED, failure="upload stopped without finishing (no progress)" + _RESUME_HINT))
+                    state=State.INTERRUPTED, failure="upload stopped without finishing (no progress)" + _resume_hint(submission_id)))
             for submission_id in expired:
-                await discard_upload(uow.conn, submission_id)
-                await uow.conn.execute(sa.update(submissions).where(
-                    submissions.c.submission_id == submission_id, submissions.c.state == State.INTERRUPTED).values(
-                    resume_line=None, failure=sa.func.coalesce(submissions.c.failure, "") + "; not resumed in time: resend the whole file"))
+                await end_waiting(uow.conn, submission_id, "not resumed in time: resend the whole file")
             await uow.commit()
         metrics.submissions_reached(State.INTERRUPTED, len(stale))
         return len(stale)
 
 
-_RESUME_HINT = "; send the rest of the file from its resume_line (PATCH /v1/submissions/{id}?from_line=…), or resend it whole"
+def _resume_hint(submission_id: str) -> str:
+    return f"; send the rest of the file from its resume_line (PATCH /v1/submissions/{submission_id}?from_line=…), or resend it whole"
 
 
 async def discard_upload(conn: AsyncConnection, submission_id: str) -> None:
     """What an upload that is to be resent left: its staged rows and its findings (the resend reports them again)."""
     await drop_staged(conn, submission_id)
     await conn.execute(sa.delete(findings).where(findings.c.submission_id == submission_id))
+
+
+async def end_waiting(conn: AsyncConnection, submission_id: str, reason: str, *, state: State | None = None) -> None:
+    """An upload that can no longer be resumed: what it left discarded, no ``resume_line``, ``reason`` added to its
+    failure; with ``state``, moved there too. Only a resend under its Idempotency-Key brings the file in now."""
+    await discard_upload(conn, submission_id)
+    failure = submissions.c.failure
+    await conn.execute(sa.update(submissions).where(submissions.c.submission_id == submission_id).values(
+        resume_line=None, failure=sa.case((failure.is_(None), reason), else_=failure + "; " + reason),
+        **({"state": state} if state is not None else {})))
 
 
 def _duplicate(line: int, store_id: str, first_line: int) -> Finding:

@@ -61,6 +61,9 @@ class LineError:
     code: str
     message: str
 
+    def next_line(self) -> int:
+        return self.line + 1
+
 
 @dataclass(slots=True)
 class Row:
@@ -161,6 +164,10 @@ class LineReader:
                 return None
 
 
+def _header_names(text: str) -> list[str]:
+    return [name.strip().lower() for name in next(csv.reader([text]))]
+
+
 def _line_text(number: int, line: bytes) -> str | LineError | None:
     """A line's text, or why it has none (too long, not UTF-8); None for a blank line, which is skipped."""
     if line == _TOO_LONG:
@@ -208,7 +215,7 @@ class RowStream:
             if header_text is None:
                 raise WrongFormat(422, "the first part of this CSV file left no header to read the rest with; resend the whole file")
             stream.header_text = header_text
-            stream._header = [name.strip().lower() for name in next(csv.reader([header_text]))]
+            stream._header = _header_names(header_text)
         await stream._sniff(resumed=True)
         return stream
 
@@ -245,7 +252,7 @@ class RowStream:
             self._first = row
             return
         self.header_text = text
-        header = [name.strip().lower() for name in next(csv.reader([text]))]
+        header = _header_names(text)
         missing = [name for name in REQUIRED if name not in header]
         if missing:
             raise WrongFormat(422, f"line {number} is not a CSV header with the required columns; missing: {', '.join(missing)}")

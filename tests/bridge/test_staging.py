@@ -125,6 +125,7 @@ async def test_a_staged_submission_whose_rows_were_lost_is_not_applied_and_is_re
     lost = (await bridge.http.get(f"/v1/submissions/{answer.json()['submission_id']}",
                                   headers=bridge.auth("platform", platform="P001"))).json()
     assert lost["state"] == "interrupted" and "0 of 30 found" in lost["failure"] and "resend" in lost["failure"]
+    assert lost["resume_line"] is None  # nothing left to resume from: only a resend brings the file in
     assert (await count(bridge, outbox), await count(bridge, stores)) == (events, open_stores)
     async with bridge.service.engine.connect() as conn:
         actions = (await conn.execute(sa.select(audit.c.action).order_by(audit.c.id))).scalars().all()
