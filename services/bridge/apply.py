@@ -3,7 +3,8 @@
 Inside that transaction, each step one set-based statement (memory stays flat however large the file, and no row
 passes through Python):
 1. staged rows that are new or back after being closed → store registered events; staged rows whose content digest
-   differs from the open store's → store updated events (``INSERT INTO outbox … SELECT``, see :class:`_EventSql`);
+   differs from the open store's → store updated events (``INSERT INTO outbox … SELECT``, see :class:`_EventSql`, as
+   outbox bundles of up to :data:`BUNDLE_EVENTS` events a row);
 2. open stores missing from the file (and not merely refused in it) → store closed events;
 3. the missing stores closed, then the listed ones upserted from the staging table, in set-based SQL (the two sets
    are disjoint, and closing first keeps its lookups to the stores open before this submission);
@@ -22,7 +23,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import orjson
 import sqlalchemy as sa
@@ -56,6 +57,10 @@ from services.runtime.service import Service
 from services.runtime.tables import outbox
 
 log = logging.getLogger("redshield.bridge.apply")
+
+#: Events per outbox bundle row (services/runtime/bundles.py): ~25 MB of value at most, one row where there were as
+#: many, and the relay's pass of store events is one or two rows.
+BUNDLE_EVENTS: Final = 20_000
 
 #: Fields whose difference an update event names (``id_number`` compared by its keyed digest).
 COMPARED = ("merchant_name", "uscc", "exemption_declared", "address", "region", "shop_name", "shop_url", "category", "contact",
@@ -316,9 +321,9 @@ class Applier:
         postgres = conn.dialect.name == "postgresql"
         statement = sa.text(sql.replace(":now", "CAST(:now AS TIMESTAMP WITH TIME ZONE)") if postgres else sql).bindparams(
             sa.bindparam("now", type_=sa.DateTime(timezone=True)))
-        result = await conn.execute(statement, params | {"pre": _id_prefix(), "span": os.urandom(4).hex(),
+        result = await conn.execute(statement, params | {"pre": _id_prefix(), "bundle_pre": _id_prefix(), "span": os.urandom(4).hex(),
                                                          "j_type": _json(event.event_type), "j_schema": _json(event.dataschema())})
-        return int(result.rowcount)
+        return sum(result.scalars())
 
     async def _emit_changes(self, conn: AsyncConnection, sub: Any, now: datetime) -> tuple[int, int]:
         """Registered (new or reopened) and updated (content digest differs) stores, as events, in two set-based
@@ -340,9 +345,9 @@ class Applier:
         the registered and updated events and the upsert of the stores ``ids`` names, in one statement
         (:meth:`_EventSql.batch`); returns how many stores were registered and updated."""
         params = self._event_params(sub, now) | {
-            "ids": ids, "pre": _id_prefix(), "span": os.urandom(4).hex(), "j_registered": _json(StoreRegistered.event_type),
-            "j_registered_schema": _json(StoreRegistered.dataschema()), "j_updated": _json(StoreUpdated.event_type),
-            "j_updated_schema": _json(StoreUpdated.dataschema())}
+            "ids": ids, "pre": _id_prefix(), "bundle_pre": _id_prefix(), "span": os.urandom(4).hex(),
+            "j_registered": _json(StoreRegistered.event_type), "j_registered_schema": _json(StoreRegistered.dataschema()),
+            "j_updated": _json(StoreUpdated.event_type), "j_updated_schema": _json(StoreUpdated.dataschema())}
         statement = sa.text(_EventSql(conn.dialect.name).batch()).bindparams(
             sa.bindparam("now", type_=sa.DateTime(timezone=True)), sa.bindparam("ids", type_=postgresql.ARRAY(sa.Text)))
         registered, updated = (await conn.execute(statement, params)).one()
@@ -406,7 +411,8 @@ class Applier:
 
 
 class _EventSql:
-    """SQL that builds outbox rows (the row format :func:`_outbox_row` writes) for a whole statement's rows at once.
+    """SQL that builds outbox bundles (services/runtime/bundles.py; each event as :func:`_outbox_row` would write it)
+    for a whole statement's rows at once.
 
     A store event per store was a Python event object, a JSON dump and an INSERT parameter set each: at 9 million
     stores that was most of the apply. Here the database writes key, headers and value itself, as JSON text put
@@ -449,9 +455,11 @@ class _EventSql:
 
     def insert(self, *, data: str, source: str, region: str, store_id: str, event_type: str = "CAST(:j_type AS TEXT)",
                schema: str = "CAST(:j_schema AS TEXT)") -> str:
-        """``INSERT INTO outbox … SELECT`` over ``source`` (a FROM … WHERE clause); ``data`` is the value's JSON text.
-        Binds :pre, :span, :trace, :platform, :topic, :now and the JSON-encoded :j_source, :j_type, :j_time, :j_schema,
-        :j_platform."""
+        """``INSERT INTO outbox … SELECT`` of the events over ``source`` (a FROM … WHERE clause), as outbox bundles
+        (services/runtime/bundles.py): one row of up to :data:`BUNDLE_EVENTS` events, each a line of its key, headers
+        and value; ``data`` is the value's JSON text. Binds :pre, :span, :trace, :platform, :topic, :now,
+        :bundle_pre and the JSON-encoded :j_source, :j_type, :j_time, :j_schema, :j_platform; returns the number of
+        events of each bundle row written (``RETURNING bundle``)."""
         counter = "row_number() OVER ()"
         event_id = f"CAST(:pre AS TEXT) || {self.hex8(counter)}"
         subject = f"CAST(:platform AS TEXT) || '/' || {store_id}"
@@ -462,10 +470,16 @@ class _EventSql:
             f"""'],["ce_region",' || {self.quote(region)} || '],["ce_platformid",' || CAST(:j_platform AS TEXT) || """
             f"""'],["ce_traceparent","00-' || CAST(:trace AS TEXT) || '-' || CAST(:span AS TEXT) || {self.hex8(counter)} || '-01"]]'"""
         )
-        if self.postgres:
-            headers = f"CAST({headers} AS json)"
-        return (f"INSERT INTO outbox (event_id, topic, key, headers, value, created_at) "
-                f"SELECT {event_id}, CAST(:topic AS TEXT), {self.blob(subject)}, {headers}, {self.blob(data)}, :now {source}")
+        tab, newline = ("chr(9)", "chr(10)") if self.postgres else ("char(9)", "char(10)")
+        line = f"{self.quote(subject)} || {tab} || {headers} || {tab} || {data}"
+        lines = f"string_agg(e.line, {newline})" if self.postgres else f"group_concat(e.line, {newline})"
+        # The counter numbers the statement's events from 1 (the last 32 bits of their ids), the bundles from 0.
+        numbered = f"SELECT {line} AS line, ({counter} - 1) / {BUNDLE_EVENTS} AS part {source}"
+        empty = "CAST('[]' AS json)" if self.postgres else "'[]'"
+        rows = f"SELECT {lines} AS value, count(*) AS events, e.part FROM ({numbered}) e GROUP BY e.part"
+        return (f"INSERT INTO outbox (event_id, topic, key, headers, value, created_at, bundle) "
+                f"SELECT CAST(:bundle_pre AS TEXT) || {self.hex8('b.part')}, CAST(:topic AS TEXT), NULL, {empty}, "
+                f"{self.blob('b.value')}, :now, b.events FROM ({rows}) b RETURNING bundle")
 
     def batch(self) -> str:
         """PostgreSQL: one staged batch's registered and updated events and its upsert, one statement. Binds :ids (the

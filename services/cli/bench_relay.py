@@ -3,7 +3,8 @@
 A large semi-annual submission commits one event per store; they reach the services that consume
 ``bridge.subjects.v1`` (channel's directory, analytics' store counts) only once the relay has published them. One
 run: N store events like the bridge's (same headers, ~600-byte JSON values, one key per store) written to the
-outbox of a scratch database (``REDSHIELD_BENCH_DATABASE_URL`` for PostgreSQL, in a schema of its own; else a fresh
+outbox of a scratch database as bridge's apply writes them — in bundles of 20,000 (services/runtime/bundles.py; with
+``--bundle-events 0`` one row each, as before bundles) (``REDSHIELD_BENCH_DATABASE_URL`` for PostgreSQL, in a schema of its own; else a fresh
 SQLite file), untimed; then, timed, the **raw limit** — a bare aiokafka producer sending the same records one
 ``send()`` at a time, no database — and the relay publishing the whole outbox (read, send, acknowledgements, marked
 sent), each to its own topic. The broker is ``KAFKA_BOOTSTRAP_SERVERS`` or one started here.
@@ -22,10 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.cli import benchkit
 from services.cli.benchkit import cpu_seconds, delete_topics, json_line, progress, rate, rounded, say, table
+from services.bridge.apply import BUNDLE_EVENTS
 from services.runtime import db
+from services.runtime.bundles import bundle_value
 from services.runtime.kafka import new_producer
 from services.runtime.outbox import OutboxRelay
 from services.runtime.settings import ServiceSettings, load
@@ -68,7 +72,16 @@ async def raw_producer(settings: ServiceSettings, topic: str, rows: list[dict[st
         await producer.stop()
 
 
-async def run(events: int) -> int:
+async def fill_bundles(conn: AsyncConnection, rows: list[dict[str, Any]], size: int) -> None:
+    """The rows as outbox bundles of ``size`` events, as bridge's apply writes a submission's store events."""
+    for first in range(0, len(rows), size):
+        part = rows[first:first + size]
+        value = bundle_value((row["key"].decode(), row["headers"], row["value"]) for row in part)
+        await conn.execute(sa.insert(outbox).values(event_id=str(uuid.uuid4()), topic=part[0]["topic"], key=None, headers=[], value=value,
+                                                    created_at=part[0]["created_at"], bundle=len(part)))
+
+
+async def run(events: int, bundle_events: int = BUNDLE_EVENTS) -> int:
     benchkit.start_clock()
     scratch = Path(tempfile.mkdtemp(prefix="redshield-bench-relay-"))
     url = os.environ.get("REDSHIELD_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{scratch / 'relay.db'}"
@@ -81,13 +94,15 @@ async def run(events: int) -> int:
     engine = db.create_engine(url, schema=schema)
     try:
         now = datetime.now(UTC)
-        progress(f"writing {events:,} store events to the outbox ({database}, untimed)")
+        shape = f"in bundles of {bundle_events:,}" if bundle_events else "one row each"
+        progress(f"writing {events:,} store events to the outbox, {shape} ({database}, untimed)")
+        raw_rows = [store_event(n, "bridge.subjects.v1", now) for n in range(events)]
         async with engine.begin() as conn:
-            for first in range(0, events, _FILL_ROWS):
-                await conn.execute(sa.insert(outbox), [store_event(n, "bridge.subjects.v1", now)
-                                                       for n in range(first, min(events, first + _FILL_ROWS))])
-        async with engine.connect() as conn:
-            raw_rows = [dict(row._mapping) for row in await conn.execute(sa.select(outbox).order_by(outbox.c.seq))]
+            if bundle_events:
+                await fill_bundles(conn, raw_rows, bundle_events)
+            else:
+                for first in range(0, events, _FILL_ROWS):
+                    await conn.execute(sa.insert(outbox), raw_rows[first:first + _FILL_ROWS])
         from services.bridge.app import BridgeSettings  # imported late, as the CLI imports its benches
 
         settings = load("bridge", BridgeSettings, kafka_bootstrap_servers=bootstrap)  # the relay's settings as bridge has them
@@ -123,12 +138,13 @@ async def run(events: int) -> int:
             "events": events, "database": database, "relay_events_per_s": rounded(relay_rate, 0),
             "raw_producer_events_per_s": rounded(raw_rate, 0),
             "relay_share_of_raw_limit": rounded(relay_rate / raw_rate, 3) if relay_rate and raw_rate else None,
-            "relay_python_cpu_us_per_event": rounded(cpu_s / events * 1e6, 1), "relay_batch_rows": relay.batch_size,
+            "relay_python_cpu_us_per_event": rounded(cpu_s / events * 1e6, 1), "relay_batch_events": relay.batch_size,
+            "bundle_events": bundle_events or None,
             "unsent_after_mark": unsent, **benchkit.machine(),
         }
         say(table(f"redshield bench relay  (events={events:,}, database={database})", [
             ("relay: outbox → Kafka, events/s", f"{relay_rate:,.0f}", f"{relay_s:.1f} s; read, send, acknowledged, marked sent; "
-                                                                        f"passes of {relay.batch_size:,} rows"),
+                                                                        f"passes of {relay.batch_size:,} events; {shape}"),
             ("raw: bare producer send(), events/s", f"{raw_rate:,.0f}", f"{raw_s:.1f} s; the same records, no database"),
             ("relay ÷ raw limit", f"{figures['relay_share_of_raw_limit']}", ""),
             ("relay CPU per event, µs", f"{cpu_s / events * 1e6:,.1f}", "this process, user + system"),

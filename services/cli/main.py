@@ -110,7 +110,7 @@ def _bench(args: argparse.Namespace) -> int:
     if args.what == "relay":
         from services.cli.bench_relay import run as run_relay
 
-        return asyncio.run(run_relay(args.events))
+        return asyncio.run(run_relay(args.events, args.bundle_events))
     print(f"unknown benchmark {args.what!r}", file=sys.stderr)
     return 2
 
@@ -194,6 +194,8 @@ def parser() -> argparse.ArgumentParser:
                            help="comma-separated batch sizes at which to measure the raw chDB insert as well (shown, not in the ratio)")
     relay = kinds.add_parser("relay", help="runtime: the outbox relay publishing a large outbox of store events")
     relay.add_argument("--events", type=int, default=200_000, help="store events in the outbox")
+    relay.add_argument("--bundle-events", type=int, default=20_000,
+                       help="events per outbox row, as bridge writes a submission's (services/runtime/bundles.py); 0: one row each")
     bench.set_defaults(func=_bench)
     return p
 

@@ -6,12 +6,13 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 
 registry: CollectorRegistry = REGISTRY
 
-OUTBOX_BACKLOG = Gauge("redshield_outbox_backlog", "Outbox rows committed and not yet published", ["service"])
-RELAY_PUBLISHED = Counter("redshield_relay_published_total", "Outbox rows published by the relay", ["service", "topic"])
+OUTBOX_BACKLOG = Gauge("redshield_outbox_backlog", "Events committed to the outbox and not yet published", ["service"])
+RELAY_PUBLISHED = Counter("redshield_relay_published_total", "Events published by the relay (a bundle row counts its events)",
+                          ["service", "topic"])
 RELAY_ERRORS = Counter("redshield_relay_errors_total", "Relay passes that failed and will be retried", ["service"])
 RELAY_LAG = Histogram(
     "redshield_relay_lag_seconds",
-    "Time from commit to publish acknowledged",
+    "Time from commit to publish acknowledged, per outbox row (a bundle of events once)",
     ["service"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )

@@ -1,5 +1,7 @@
 """The outbox relay: publishes committed events in commit order, then marks them sent.
 
+A row is one event, or a bundle of many (services/runtime/bundles.py), published in its order and marked as one.
+
 A crash between publish and mark means the same events are sent again; consumers drop them by event id
 (inbox), so the effect happens once. A crash before publish loses nothing: the rows are still unsent.
 """
@@ -10,13 +12,16 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from orjson import loads
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.runtime.kafka import EventProducer
+from services.runtime.bundles import bundle_records
+from services.runtime.kafka import EventProducer, OutgoingRecord
 from services.runtime.metrics import OUTBOX_BACKLOG, RELAY_ERRORS, RELAY_LAG, RELAY_PUBLISHED
 from services.runtime.tables import outbox
 
@@ -47,6 +52,7 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._last_housekeeping = 0.0
         self._published: list[int] = []
+        self._published_events = 0
 
     async def run(self) -> None:
         backoff = self.poll_interval
@@ -77,42 +83,63 @@ class OutboxRelay:
             log.exception("relay could not drain at shutdown; rows stay in the outbox for the next start")
 
     async def publish_pending(self) -> int:
-        """Publish the next unsent rows; returns how many. Marking them sent rides on the next pass's
+        """Publish the next unsent events; returns how many. Marking them sent rides on the next pass's
         transaction (or :meth:`mark_published`), so a pass takes the database once, not twice: on SQLite's
-        single connection a relay that waits twice per pass falls behind a busy consumer."""
+        single connection a relay that waits twice per pass falls behind a busy consumer.
+
+        A pass takes rows in order until it holds ``batch_size`` events, bundles counted by their events, and at
+        least one row (a bundle larger than a pass goes whole)."""
         async with self.engine.begin() as conn:
             await self._mark(conn)
-            rows = (
-                await conn.execute(
-                    # The headers as the JSON text they are stored as, parsed with orjson below: the JSON type's own
-                    # reading (the json module) was a third of a pass's Python.
-                    sa.select(outbox.c.seq, outbox.c.topic, outbox.c.key, sa.cast(outbox.c.headers, sa.Text).label("headers"),
-                              outbox.c.value, outbox.c.created_at)
-                    .where(outbox.c.sent_at.is_(None))
-                    .order_by(outbox.c.seq)
-                    .limit(self.batch_size)
-                )
-            ).all()
+            rows = (await conn.execute(self._next_pass())).all()
         if not rows:
             return 0
         # Queued in this pass's order into the producer's per-partition batches; the idempotent producer keeps
         # that order through retries.
-        prefix = self.topic_prefix
-        futures = await self.producer.send_many(
-            (prefix + row.topic, row.key, row.value, [(name, value.encode()) for name, value in loads(row.headers)]) for row in rows
-        )
+        futures = await self.producer.send_many(self._records(rows))
         await asyncio.gather(*futures)
         now = datetime.now(UTC)
         self._published = [row.seq for row in rows]
         per_topic: dict[str, int] = {}
         lag = RELAY_LAG.labels(self.service)
         for row in rows:
-            per_topic[row.topic] = per_topic.get(row.topic, 0) + 1
+            events = row.bundle or 1
+            per_topic[row.topic] = per_topic.get(row.topic, 0) + events
             created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+            # Once per row: a bundle's events committed together and were acknowledged together.
             lag.observe(max(0.0, (now - created).total_seconds()))
         for topic, count in per_topic.items():
             RELAY_PUBLISHED.labels(self.service, topic).inc(count)
-        return len(rows)
+        self._published_events = sum(per_topic.values())
+        return self._published_events
+
+    def _next_pass(self) -> sa.Select[Any]:
+        """The next pass's rows: unsent, by seq, each row taken while the events before it number fewer than
+        ``batch_size``. The sizes are read first, apart from the values, so a pass never loads bundles it will not send."""
+        events = sa.func.coalesce(outbox.c.bundle, 1)
+        unsent = (sa.select(outbox.c.seq, events.label("events")).where(outbox.c.sent_at.is_(None))
+                  .order_by(outbox.c.seq).limit(self.batch_size).subquery())
+        before = (sa.func.sum(unsent.c.events).over(order_by=unsent.c.seq) - unsent.c.events).label("before")
+        taken = sa.select(unsent.c.seq, before).subquery()
+        return (
+            # The headers as the JSON text they are stored as, parsed with orjson below: the JSON type's own
+            # reading (the json module) was a third of a pass's Python.
+            sa.select(outbox.c.seq, outbox.c.topic, outbox.c.key, sa.cast(outbox.c.headers, sa.Text).label("headers"),
+                      outbox.c.value, outbox.c.created_at, outbox.c.bundle)
+            .join(taken, taken.c.seq == outbox.c.seq)
+            .where(taken.c.before < self.batch_size)
+            .order_by(outbox.c.seq)
+        )
+
+    def _records(self, rows: Sequence[Any]) -> Iterator[OutgoingRecord]:
+        prefix = self.topic_prefix
+        for row in rows:
+            topic = prefix + row.topic
+            if row.bundle is None:
+                yield topic, row.key, row.value, [(name, value.encode()) for name, value in loads(row.headers)]
+                continue
+            for key, headers, value in bundle_records(row.value, row.bundle):
+                yield topic, key, value, headers
 
     async def mark_published(self) -> None:
         """Record what the last pass published (a crash before this only means those rows go out again)."""
@@ -124,12 +151,14 @@ class OutboxRelay:
         if self._published:
             await conn.execute(sa.update(outbox).where(outbox.c.seq.in_(self._published)).values(sent_at=datetime.now(UTC)))
             self._published = []
+            self._published_events = 0
 
     async def backlog(self) -> int:
-        """Rows committed and not yet published (published rows awaiting their mark do not count)."""
+        """Events committed and not yet published (published rows awaiting their mark do not count)."""
         async with self.engine.connect() as conn:
-            count = (await conn.execute(sa.select(sa.func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None)))).scalar_one()
-        return int(count) - len(self._published)
+            count = (await conn.execute(sa.select(sa.func.coalesce(sa.func.sum(sa.func.coalesce(outbox.c.bundle, 1)), 0))
+                                        .where(outbox.c.sent_at.is_(None)))).scalar_one()
+        return int(count) - self._published_events
 
     async def _housekeeping(self) -> None:
         if time.monotonic() - self._last_housekeeping < 5:

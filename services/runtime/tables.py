@@ -21,6 +21,8 @@ outbox = sa.Table(
     sa.Column("value", sa.LargeBinary, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+    # NULL: the row is one event. N: the row is a bundle of N events in ``value`` (services/runtime/bundles.py).
+    sa.Column("bundle", sa.Integer, nullable=True),
     sa.Index("ix_outbox_unsent", "seq", sqlite_where=sa.text("sent_at IS NULL"), postgresql_where=sa.text("sent_at IS NULL")),
 )
 
@@ -35,7 +37,8 @@ inbox = sa.Table(
 
 
 def create_runtime_tables(op: Any) -> None:
-    """For each service's first migration: the outbox and inbox tables."""
+    """For each service's first migration: the outbox and inbox tables (as they were then: later columns are added
+    by the migrations that brought them, e.g. :func:`add_outbox_bundles`)."""
     op.create_table(
         "outbox",
         sa.Column("seq", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
@@ -57,3 +60,13 @@ def create_runtime_tables(op: Any) -> None:
         sa.Column("event_id", sa.String(100), primary_key=True),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
     )
+
+
+def add_outbox_bundles(op: Any) -> None:
+    """The outbox's ``bundle`` column (services/runtime/bundles.py), in every service's migration that brings it."""
+    op.add_column("outbox", sa.Column("bundle", sa.Integer, nullable=True))
+
+
+def drop_outbox_bundles(op: Any) -> None:
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("bundle")

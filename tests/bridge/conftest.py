@@ -12,8 +12,11 @@ import pytest
 import sqlalchemy as sa
 
 from contracts import uscc
+from contracts.envelope import Envelope, from_record
 from services.bridge.store import stores
+from services.runtime.bundles import bundle_records
 from services.runtime.clock import FixedClock
+from services.runtime.tables import outbox
 from tests.harness import Running, eventually, running
 
 CHINA = timezone(timedelta(hours=8))
@@ -133,3 +136,15 @@ async def store_state(svc: Running, platform: str) -> dict[str, tuple[Any, ...]]
     """The subject database as a platform's submissions left it, without ids and times that differ run to run."""
     found = await query(svc, sa.select(stores).where(stores.c.platform_id == platform))
     return {r["store_id"]: (r["status"], r["digest"], r["region"], r["category"], r["uscc_check"]) for r in found}
+
+
+async def outbox_events(svc: Running) -> list[Envelope]:
+    """Every event bridge wrote through its outbox, in the order the relay publishes them: a bundle row's events
+    (services/runtime/bundles.py) in their order where it stands."""
+    found = []
+    for row in await query(svc, sa.select(outbox).order_by(outbox.c.seq)):
+        if row["bundle"] is None:
+            found.append(from_record(row["key"], row["value"], [(name, value.encode()) for name, value in row["headers"]]))
+        else:
+            found.extend(from_record(key, value, headers) for key, headers, value in bundle_records(row["value"], row["bundle"]))
+    return found

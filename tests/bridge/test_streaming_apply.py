@@ -12,11 +12,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
-from services.runtime.tables import outbox
-from tests.bridge.conftest import ndjson, register, settled, store_row, submit
-from tests.bridge.test_submissions import query, store_state
+from tests.bridge.conftest import ndjson, outbox_events, register, settled, store_row, submit
+from tests.bridge.test_submissions import store_state
 from tests.harness import Running, running
 
 pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("database", ["postgresql"], indirect=True)]
@@ -39,13 +37,8 @@ def receiver(svc: Running) -> Any:
 
 async def events_of(svc: Running, platform: str) -> list[tuple[str, str]]:
     """(type, subject without the platform) of every store event the platform's submissions wrote, in outbox order."""
-    rows = await query(svc, sa.select(outbox.c.headers, outbox.c.key).order_by(outbox.c.seq))
-    found = []
-    for row in rows:
-        headers = dict(row["headers"])
-        if headers.get("ce_platformid") == platform and ".store." in headers["ce_type"]:
-            found.append((headers["ce_type"], row["key"].decode().removeprefix(platform + "/")))
-    return found
+    return [(e.type, e.subject.removeprefix(platform + "/")) for e in await outbox_events(svc)
+            if e.platformid == platform and ".store." in e.type]
 
 
 async def test_a_file_is_applied_as_it_is_staged_and_ends_where_the_applier_would_have_taken_it(small_batches: Running) -> None:

@@ -11,8 +11,7 @@ from contracts import topics
 from contracts.envelope import Envelope, from_record
 from contracts.registry import EVENT_MODELS
 from services.bridge.store import audit
-from services.runtime.tables import outbox
-from tests.bridge.conftest import register
+from tests.bridge.conftest import outbox_events, register
 from tests.harness import Running, read_topic
 
 PILOT = "91330110MA27XL0Q10"  # fails its check character, as some genuine early pilot codes do
@@ -36,8 +35,7 @@ async def rows(svc: Running, stmt: sa.Select[Any]) -> list[dict[str, Any]]:
 
 async def written_events(svc: Running) -> list[Envelope]:
     """Every event bridge wrote through its outbox, in the order it wrote them."""
-    found = await rows(svc, sa.select(outbox).order_by(outbox.c.seq))
-    return [from_record(r["key"], r["value"], [(name, value.encode()) for name, value in r["headers"]]) for r in found]
+    return await outbox_events(svc)
 
 
 async def test_an_override_confirms_the_websites_and_new_form_subjects_carrying_the_code_each_once(

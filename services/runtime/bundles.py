@@ -1,0 +1,66 @@
+"""Outbox bundles: many events of one topic in one outbox row, for writers that commit them by the thousand.
+
+A semi-annual submission commits one event per store, millions in one transaction. As one outbox row each, every
+event was a heap tuple and three index entries written (and WAL-logged) at the apply, then updated (``sent_at``)
+and later deleted by the relay, row by row. A bundle row carries up to tens of thousands of them in its ``value``,
+so the table, its indexes and the WAL see one row instead (docs/performance.md, runtime "Outbox bundles").
+
+A bundle row has ``bundle`` = the number of events it carries (a plain row, one event, has NULL) and ``key`` NULL;
+its ``headers`` are not read. Its ``value`` is UTF-8 text, one line (``\\n``) per event, three fields a line
+separated by a tab:
+
+    key as a JSON string (or null) <TAB> headers as a JSON array of [name, value] strings <TAB> the value as text
+
+so a writer building it in SQL needs only its JSON quoting (:meth:`services.bridge.apply._EventSql.insert`). The
+value must hold no newline byte: the events bundled are JSON, and JSON text writers escape newlines in strings.
+The relay publishes a bundle's events in its order, each exactly as a plain row with those key, headers and value
+would have been published; a bundle is marked sent as one row, after all of its events are acknowledged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+import orjson
+
+#: The outgoing form of one event: (key, headers as (name, value bytes), value).
+Record = tuple[bytes | None, list[tuple[str, bytes]], bytes]
+
+
+class BadBundle(ValueError):
+    """A bundle row whose value is not in the bundle format (or holds another number of events than it says)."""
+
+
+def bundle_value(events: Iterable[tuple[str | None, Sequence[tuple[str, str]], bytes]]) -> bytes:
+    """A bundle's value from (key, headers, value) triples: what the SQL writers produce, for Python writers and tests."""
+    lines = []
+    for key, headers, value in events:
+        if b"\n" in value:
+            raise BadBundle("a bundled value cannot hold a newline byte")
+        lines.append(orjson.dumps(key) + b"\t" + orjson.dumps([list(pair) for pair in headers]) + b"\t" + value)
+    return b"\n".join(lines)
+
+
+def bundle_records(value: bytes, expected: int) -> Iterator[Record]:
+    """The events of a bundle row, in order; :class:`BadBundle` if the value is not ``expected`` well-formed lines
+    (checked before the first event is given, so a bad bundle publishes nothing)."""
+    records: list[Record] = []
+    for number, line in enumerate(value.split(b"\n"), start=1):
+        fields = line.split(b"\t", 2)
+        if len(fields) != 3:
+            raise BadBundle(f"line {number} of the bundle has {len(fields)} tab-separated fields, not 3")
+        try:
+            key = orjson.loads(fields[0])
+            headers = orjson.loads(fields[1])
+        except orjson.JSONDecodeError as exc:
+            raise BadBundle(f"line {number} of the bundle: {exc}") from exc
+        if key is not None and not isinstance(key, str):
+            raise BadBundle(f"line {number} of the bundle: the key is not a JSON string")
+        try:
+            pairs = [(name, text.encode()) for name, text in headers]
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise BadBundle(f"line {number} of the bundle: the headers are not [name, value] strings") from exc
+        records.append((None if key is None else key.encode(), pairs, fields[2]))
+    if len(records) != expected:
+        raise BadBundle(f"the bundle holds {len(records)} events; its row says {expected}")
+    return iter(records)
