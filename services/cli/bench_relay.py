@@ -2,12 +2,13 @@
 
 A large semi-annual submission commits one event per store; they reach the services that consume
 ``bridge.subjects.v1`` (channel's directory, analytics' store counts) only once the relay has published them. One
-run: N store events like the bridge's (same headers, ~600-byte JSON values, one key per store) written to the
-outbox of a scratch database as bridge's apply writes them — in bundles of 20,000 (services/runtime/bundles.py; with
-``--bundle-events 0`` one row each, as before bundles) (``REDSHIELD_BENCH_DATABASE_URL`` for PostgreSQL, in a schema of its own; else a fresh
-SQLite file), untimed; then, timed, the **raw limit** — a bare aiokafka producer sending the same records one
-``send()`` at a time, no database — and the relay publishing the whole outbox (read, send, acknowledgements, marked
-sent), each to its own topic. The broker is ``KAFKA_BOOTSTRAP_SERVERS`` or one started here.
+run: N store events like the bridge's (same headers, ~600-byte JSON values, one key per store) written to the outbox
+of a scratch database (``REDSHIELD_BENCH_DATABASE_URL`` for PostgreSQL, in a schema of its own; else a fresh SQLite
+file) as bridge's apply writes them — in bundles of 20,000 (services/runtime/bundles.py; with ``--bundle-events 0``
+one row each, as before bundles), untimed; then, timed, the **raw limit** — a bare aiokafka producer sending the
+same records one ``send()`` at a time, no database — and the relay publishing the whole outbox (read, send,
+acknowledgements, marked sent), each to its own topic. The broker is ``KAFKA_BOOTSTRAP_SERVERS`` or one started
+here.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.bridge.apply import BUNDLE_EVENTS
 from services.cli import benchkit
 from services.cli.benchkit import cpu_seconds, delete_topics, json_line, progress, rate, rounded, say, table
-from services.bridge.apply import BUNDLE_EVENTS
 from services.runtime import db
 from services.runtime.bundles import bundle_value
 from services.runtime.kafka import new_producer
