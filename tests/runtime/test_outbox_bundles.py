@@ -124,3 +124,18 @@ async def test_a_bad_bundle_stops_the_relay_at_it_and_publishes_nothing_of_it(
     finally:
         await producer.stop()
         await engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+async def test_on_postgresql_outbox_values_are_compressed_with_lz4_where_the_server_has_it(database: tuple[str, str | None]) -> None:
+    engine = await prepared(database)
+    try:
+        async with engine.connect() as conn:
+            has_lz4 = (await conn.execute(sa.text(
+                "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"))).scalar()
+            method = (await conn.execute(sa.text(
+                "SELECT CAST(attcompression AS TEXT) FROM pg_attribute WHERE attrelid = 'outbox'::regclass AND attname = 'value'"))).scalar()
+    finally:
+        await engine.dispose()
+    assert method == ("l" if has_lz4 else "")
