@@ -5,8 +5,9 @@ event was a heap tuple and three index entries written (and WAL-logged) at the a
 and later deleted by the relay, row by row. A bundle row carries up to tens of thousands of them in its ``value``,
 so the table, its indexes and the WAL see one row instead (docs/performance.md, runtime "Outbox bundles").
 
-A bundle row has ``bundle`` = the number of events it carries (a plain row, one event, has NULL) and ``key`` NULL;
-its ``headers`` are not read. Its ``value`` is UTF-8 text, one line (``\\n``) per event, three fields a line
+A bundle row has ``bundle`` = the number of events it carries (a plain row, one event, has NULL), ``key`` NULL and
+an ``event_id`` of its own (unique like every row's; each event's id is in its headers); its ``headers`` are not
+read. Its ``value`` is UTF-8 text, one line (``\\n``) per event, three fields a line
 separated by a tab:
 
     key as a JSON string (or null) <TAB> headers as a JSON array of [name, value] strings <TAB> the value as text
