@@ -82,7 +82,8 @@ async def fill_bundles(conn: AsyncConnection, rows: list[dict[str, Any]], size: 
                                                     created_at=part[0]["created_at"], bundle=len(part)))
 
 
-async def run(events: int, bundle_events: int = BUNDLE_EVENTS) -> int:
+async def run(events: int, bundle_events: int | None = None) -> int:
+    bundle_events = BUNDLE_EVENTS if bundle_events is None else bundle_events
     benchkit.start_clock()
     scratch = Path(tempfile.mkdtemp(prefix="redshield-bench-relay-"))
     url = os.environ.get("REDSHIELD_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{scratch / 'relay.db'}"

@@ -194,8 +194,8 @@ def parser() -> argparse.ArgumentParser:
                            help="comma-separated batch sizes at which to measure the raw chDB insert as well (shown, not in the ratio)")
     relay = kinds.add_parser("relay", help="runtime: the outbox relay publishing a large outbox of store events")
     relay.add_argument("--events", type=int, default=200_000, help="store events in the outbox")
-    relay.add_argument("--bundle-events", type=int, default=20_000,
-                       help="events per outbox row, as bridge writes a submission's (services/runtime/bundles.py); 0: one row each")
+    relay.add_argument("--bundle-events", type=int, default=None,
+                       help="events per outbox row (default: as bridge writes a submission's; services/runtime/bundles.py); 0: one each")
     bench.set_defaults(func=_bench)
     return p
 

@@ -3,12 +3,11 @@
 A semi-annual submission commits one event per store, millions in one transaction. As one outbox row each, every
 event was a heap tuple and three index entries written (and WAL-logged) at the apply, then updated (``sent_at``)
 and later deleted by the relay, row by row. A bundle row carries up to tens of thousands of them in its ``value``,
-so the table, its indexes and the WAL see one row instead (docs/performance.md, runtime "Outbox bundles").
+so the table, its indexes and the WAL see one row instead (docs/performance.md, runtime and bridge "Session 13").
 
 A bundle row has ``bundle`` = the number of events it carries (a plain row, one event, has NULL), ``key`` NULL and
 an ``event_id`` of its own (unique like every row's; each event's id is in its headers); its ``headers`` are not
-read. Its ``value`` is UTF-8 text, one line (``\\n``) per event, three fields a line
-separated by a tab:
+read. Its ``value`` is UTF-8 text, one line (``\\n``) per event, three fields a line separated by a tab:
 
     key as a JSON string (or null) <TAB> headers as a JSON array of [name, value] strings <TAB> the value as text
 
@@ -65,3 +64,11 @@ def bundle_records(value: bytes, expected: int) -> Iterator[Record]:
     if len(records) != expected:
         raise BadBundle(f"the bundle holds {len(records)} events; its row says {expected}")
     return iter(records)
+
+
+def row_records(key: bytes | None, headers: str | bytes, value: bytes, bundle: int | None) -> Iterator[Record]:
+    """The events of an outbox row as they are published: a plain row's one (``headers`` its stored JSON text), or a
+    bundle's (:func:`bundle_records`)."""
+    if bundle is not None:
+        return bundle_records(value, bundle)
+    return iter([(key, [(name, text.encode()) for name, text in orjson.loads(headers)], value)])

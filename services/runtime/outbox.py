@@ -17,10 +17,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from orjson import loads
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.runtime.bundles import bundle_records
+from services.runtime.bundles import row_records
 from services.runtime.kafka import EventProducer, OutgoingRecord
 from services.runtime.metrics import OUTBOX_BACKLOG, RELAY_ERRORS, RELAY_LAG, RELAY_PUBLISHED
 from services.runtime.tables import outbox
@@ -122,7 +121,7 @@ class OutboxRelay:
         before = (sa.func.sum(unsent.c.events).over(order_by=unsent.c.seq) - unsent.c.events).label("before")
         taken = sa.select(unsent.c.seq, before).subquery()
         return (
-            # The headers as the JSON text they are stored as, parsed with orjson below: the JSON type's own
+            # The headers as the JSON text they are stored as, parsed with orjson (row_records): the JSON type's own
             # reading (the json module) was a third of a pass's Python.
             sa.select(outbox.c.seq, outbox.c.topic, outbox.c.key, sa.cast(outbox.c.headers, sa.Text).label("headers"),
                       outbox.c.value, outbox.c.created_at, outbox.c.bundle)
@@ -135,10 +134,7 @@ class OutboxRelay:
         prefix = self.topic_prefix
         for row in rows:
             topic = prefix + row.topic
-            if row.bundle is None:
-                yield topic, row.key, row.value, [(name, value.encode()) for name, value in loads(row.headers)]
-                continue
-            for key, headers, value in bundle_records(row.value, row.bundle):
+            for key, headers, value in row_records(row.key, row.headers, row.value, row.bundle):
                 yield topic, key, value, headers
 
     async def mark_published(self) -> None:

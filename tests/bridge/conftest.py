@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from contracts import uscc
 from contracts.envelope import Envelope, from_record
 from services.bridge.store import stores
-from services.runtime.bundles import bundle_records
+from services.runtime.bundles import row_records
 from services.runtime.clock import FixedClock
 from services.runtime.tables import outbox
 from tests.harness import Running, eventually, running
@@ -141,10 +141,7 @@ async def store_state(svc: Running, platform: str) -> dict[str, tuple[Any, ...]]
 async def outbox_events(svc: Running) -> list[Envelope]:
     """Every event bridge wrote through its outbox, in the order the relay publishes them: a bundle row's events
     (services/runtime/bundles.py) in their order where it stands."""
-    found = []
-    for row in await query(svc, sa.select(outbox).order_by(outbox.c.seq)):
-        if row["bundle"] is None:
-            found.append(from_record(row["key"], row["value"], [(name, value.encode()) for name, value in row["headers"]]))
-        else:
-            found.extend(from_record(key, value, headers) for key, headers, value in bundle_records(row["value"], row["bundle"]))
-    return found
+    rows = await query(svc, sa.select(outbox.c.key, sa.cast(outbox.c.headers, sa.Text).label("headers"), outbox.c.value, outbox.c.bundle)
+                       .order_by(outbox.c.seq))
+    return [from_record(key, value, headers) for row in rows
+            for key, headers, value in row_records(row["key"], row["headers"], row["value"], row["bundle"])]
