@@ -7,13 +7,14 @@ not the database, was the cost (≈ 20 µs a row), so rows arrive here as tuples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.bridge import bulk_rows
 from services.bridge.store import STORE_FIELDS, lock_not_available, staged_stores
 
 STAGED_COLUMNS: Final = ("submission_id", "store_id", "line", *STORE_FIELDS, "event_fields")
@@ -43,6 +44,23 @@ async def copy_rows(conn: AsyncConnection, table: str, columns: Sequence[str], r
 
 async def stage_rows(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
     await copy_rows(conn, staged_stores.name, STAGED_COLUMNS, rows)
+
+
+async def stage_bulk(conn: AsyncConnection, rows: Any, submission_id: str) -> None:
+    """Stage the bulk lane's rows (a pyarrow table, services/bridge/bulk_rows.py): PostgreSQL ``COPY`` in text form,
+    written column-wise without a Python step per row; SQLite the same tuples the row path makes."""
+    if conn.dialect.name != "postgresql":
+        await stage_rows(conn, bulk_rows.staged_tuples(rows, submission_id))
+        return
+    payload = bulk_rows.copy_text(rows, submission_id)
+    if not payload:
+        return
+    driver = await driver_connection(conn)
+
+    async def source() -> AsyncIterator[bytes]:
+        yield payload
+
+    await driver.copy_to_table(staged_stores.name, source=source(), columns=list(STAGED_COLUMNS), format="text")
 
 
 async def count_staged(conn: AsyncConnection, submission_id: str) -> int:

@@ -28,9 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.events.bridge import UsccCheck
 from contracts.ids import new_id
-from services.bridge import metrics
+from services.bridge import bulk_rows, metrics
+from services.bridge.bulk_rows import BulkCheck, BulkRows
 from services.bridge.domain import china_date
-from services.bridge.staging import count_staged, drop_staged, stage_rows
+from services.bridge.staging import count_staged, drop_staged, stage_bulk, stage_rows
 from services.bridge.store import findings, for_update, staged_stores, submissions, uscc_overrides, write_audit
 from services.bridge.store_values import event_fields, store_values
 from services.bridge.uploads import LineError, RowStream
@@ -81,7 +82,9 @@ _TURN_ROWS = 500
 
 @dataclass(slots=True)
 class _Batch:
-    records: dict[str, tuple[int, StoreRecord]] = field(default_factory=dict)
+    #: Each store id's first line in the batch and its record; None for a row of the bulk lane (kept in ``bulk``).
+    records: dict[str, tuple[int, StoreRecord | None]] = field(default_factory=dict)
+    bulk: list[BulkRows] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     flagged_lines: set[int] = field(default_factory=set)
     refused: int = 0
@@ -286,22 +289,31 @@ class Receiver:
         metrics.RECEIVING.inc()
         try:
             fast = FastCheck(day)
+            bulk = BulkCheck(fast, self.mac_key)
             checked = 0
-            async for items in rows.batches():
-                for item in items:
-                    self._check(item, fast, batch)
-                    checked += 1
-                    if checked % _TURN_ROWS == 0:
-                        await asyncio.sleep(0)  # the write in flight gets its turns between its statements
-                    if batch.size() >= self.batch_size:
-                        batch.bytes_read = bytes_before + rows.reader.bytes_read
-                        batch.next_line = item.next_line()
-                        if writing is not None:
-                            await writing
-                        await applying.keep_up()
-                        writing = asyncio.create_task(self._flush(submission_id, part, batch))
-                        applying.queue(writing)
-                        batch = _Batch()
+            async for items in rows.batches(bulk):
+                for whole in items:
+                    item: Any = whole
+                    rest: BulkRows | None = None
+                    while item is not None:
+                        # A batch takes no more rows than it has room for: its events then fit one outbox bundle.
+                        room = self.batch_size - batch.size()
+                        if isinstance(item, BulkRows) and 0 < room < len(item.lines):
+                            item, rest = item.split(room)
+                        self._check(item, fast, batch)
+                        checked += 1
+                        if checked % _TURN_ROWS == 0:
+                            await asyncio.sleep(0)  # the write in flight gets its turns between its statements
+                        if batch.size() >= self.batch_size:
+                            batch.bytes_read = bytes_before + rows.reader.bytes_read
+                            batch.next_line = item.next_line()
+                            if writing is not None:
+                                await writing
+                            await applying.keep_up()
+                            writing = asyncio.create_task(self._flush(submission_id, part, batch))
+                            applying.queue(writing)
+                            batch = _Batch()
+                        item, rest = rest, None
             if writing is not None:
                 await writing
             batch.bytes_read = bytes_before + rows.reader.bytes_read
@@ -342,6 +354,9 @@ class Receiver:
             return None
 
     def _check(self, item: Any, fast: FastCheck, batch: _Batch) -> None:
+        if isinstance(item, BulkRows):
+            self._take_bulk(item, batch)
+            return
         batch.total += 1
         if isinstance(item, LineError):
             batch.refused += 1
@@ -367,6 +382,21 @@ class Receiver:
             batch.flagged_lines.add(item.line)
         batch.records[record.store_id] = (item.line, record)
 
+    @staticmethod
+    def _take_bulk(item: BulkRows, batch: _Batch) -> None:
+        """The bulk lane's rows, checked already: only a store id met before in the batch makes one a duplicate."""
+        records, refused = batch.records, 0
+        for store_id, line in zip(item.store_ids, item.lines, strict=True):
+            first = records.get(store_id)
+            if first is None:
+                records[store_id] = (line, None)
+            else:
+                refused += 1
+                batch.findings.append(_duplicate(line, store_id, first[0]))
+        batch.total += len(item.lines)
+        batch.refused += refused
+        batch.bulk.append(item)
+
     async def _flush(self, submission_id: str, part: int, batch: _Batch) -> list[str]:
         """Stage a batch in its own transaction; returns the store ids staged."""
         async with self.service.uow() as uow:
@@ -385,9 +415,12 @@ class Receiver:
                     batch.refused += 1
                     batch.findings.append(_duplicate(line, store_id, first_line))
             await self._apply_overrides(conn, batch)
-            staged = [self._staged_row(submission_id, line, record) for line, record in batch.records.values()]
+            staged = [self._staged_row(submission_id, line, record) for line, record in batch.records.values() if record is not None]
             if staged:
                 await stage_rows(conn, staged)
+            bulk = bulk_rows.kept(batch.bulk, batch.records)
+            if bulk is not None:
+                await stage_bulk(conn, bulk, submission_id)
             if batch.findings:
                 await conn.execute(sa.insert(findings), [
                     {"submission_id": submission_id, "line": f.line, "store_id": f.store_id, "severity": f.severity.value,
@@ -397,7 +430,7 @@ class Receiver:
             progress = await conn.execute(sa.update(submissions).where(
                 submissions.c.submission_id == submission_id, submissions.c.state == State.RECEIVING, submissions.c.parts == part).values(
                 rows_total=submissions.c.rows_total + batch.total,
-                rows_staged=submissions.c.rows_staged + len(staged),
+                rows_staged=submissions.c.rows_staged + len(staged) + (bulk.num_rows if bulk is not None else 0),
                 rows_refused=submissions.c.rows_refused + batch.refused,
                 rows_flagged=submissions.c.rows_flagged + len(batch.flagged_lines),
                 bytes_received=batch.bytes_read,
@@ -408,22 +441,27 @@ class Receiver:
             if progress.rowcount != 1:
                 raise Superseded(submission_id)  # rolls this batch back
             await uow.commit()
-        metrics.rows_committed(staged=len(staged), flagged=len(batch.flagged_lines), refused=batch.refused)
+        rows_staged = len(staged) + (bulk.num_rows if bulk is not None else 0)
+        metrics.rows_committed(staged=rows_staged, flagged=len(batch.flagged_lines), refused=batch.refused)
         return list(batch.records)
 
     async def _apply_overrides(self, conn: AsyncConnection, batch: _Batch) -> None:
         """A failing code a person already confirmed is not flagged again."""
-        failing = {r.uscc for _, r in batch.records.values() if r.uscc_check is UsccCheck.CHECK_FAILED and r.uscc}
+        failing = {r.uscc for _, r in batch.records.values() if r is not None and r.uscc_check is UsccCheck.CHECK_FAILED and r.uscc}
         if not failing:
             return
         confirmed = set((await conn.execute(sa.select(uscc_overrides.c.uscc).where(uscc_overrides.c.uscc.in_(failing)))).scalars())
         if not confirmed:
             return
         for store_id, (line, record) in list(batch.records.items()):
-            if record.uscc in confirmed:
+            if record is not None and record.uscc in confirmed:
                 batch.records[store_id] = (line, _with_check(record, UsccCheck.OVERRIDDEN))
-        batch.findings = [f for f in batch.findings if not (f.code == "uscc-check-failed" and f.store_id in batch.records
-                                                              and batch.records[f.store_id][1].uscc in confirmed)]
+
+        def overridden(store_id: str | None) -> bool:
+            entry = batch.records.get(store_id) if store_id is not None else None
+            return entry is not None and entry[1] is not None and entry[1].uscc in confirmed
+
+        batch.findings = [f for f in batch.findings if not (f.code == "uscc-check-failed" and overridden(f.store_id))]
         still_flagged = {f.line for f in batch.findings if f.severity is Severity.WARNING}
         batch.flagged_lines &= still_flagged
 

@@ -16,6 +16,7 @@ from typing import Final
 
 import orjson
 
+from services.bridge.bulk_rows import BulkCheck, BulkRows
 from services.bridge.validation import COLUMNS, REQUIRED
 
 #: One line (one store) is a few hundred bytes; a "line" larger than this is not a row of ours.
@@ -24,6 +25,8 @@ MAX_LINE_BYTES: Final = 1 << 20
 _TOO_LONG: Final = b"\x00too-long"
 #: CSV rows per list of :meth:`RowStream.batches`.
 _CSV_BATCH_ROWS: Final = 1000
+#: Fewer lines than this in a read take the row path even with a bulk lane: the columns' fixed cost would not pay.
+_BULK_MIN_LINES: Final = 64
 _BINARY_MAGIC: Final = (b"PK\x03\x04", b"\x1f\x8b", b"%PDF", b"\xd0\xcf\x11\xe0")
 
 
@@ -261,26 +264,39 @@ class RowStream:
     def unknown_columns(self) -> list[str]:
         return [name for name in self._header or () if name not in COLUMNS]
 
-    async def batches(self) -> AsyncIterator[list[Row | LineError]]:
+    async def batches(self, bulk: BulkCheck | None = None) -> AsyncIterator[list[Row | LineError | BulkRows]]:
         """The items of :meth:`__aiter__`, in the same order, a list at a time: for NDJSON every line a read brought in
         (hundreds to thousands), so the caller's loop over them is a plain ``for`` — an async generator's step per row was a
-        tenth of the upload's Python. CSV keeps its line-by-line path (a quoted field may span lines)."""
+        tenth of the upload's Python. CSV keeps its line-by-line path (a quoted field may span lines).
+
+        With ``bulk``, NDJSON lines go through its lane (services/bridge/bulk_rows.py) a read at a time: its
+        :class:`BulkRows` come out in file order between the rows of the lines it left to this path."""
         if self.format is not Format.NDJSON:
-            items: list[Row | LineError] = []
+            csv_items: list[Row | LineError | BulkRows] = []
             async for item in self._one_by_one():
-                items.append(item)
-                if len(items) >= _CSV_BATCH_ROWS:
-                    yield items
-                    items = []
-            if items:
-                yield items
+                csv_items.append(item)
+                if len(csv_items) >= _CSV_BATCH_ROWS:
+                    yield csv_items
+                    csv_items = []
+            if csv_items:
+                yield csv_items
             return
         if self._first is not None:
             yield [self._first]
         reader, loads, json_error = self.reader, orjson.loads, orjson.JSONDecodeError
         while (lines := await reader.next_lines()) is not None:
             number = reader.number - len(lines)
-            items = []
+            block = bulk.block(lines, number + 1) if bulk is not None and len(lines) >= _BULK_MIN_LINES else None
+            if block is not None:
+                pieces: list[Row | LineError | BulkRows] = []
+                for piece in block.in_order(lines):
+                    if isinstance(piece, BulkRows):
+                        pieces.append(piece)
+                    elif (row := self._careful_json_row(number + 1 + piece[0], piece[1])) is not None:
+                        pieces.append(row)
+                yield pieces
+                continue
+            items: list[Row | LineError | BulkRows] = []
             for line in lines:
                 number += 1
                 try:
@@ -302,6 +318,7 @@ class RowStream:
     async def __aiter__(self) -> AsyncIterator[Row | LineError]:
         async for items in self.batches():
             for item in items:
+                assert not isinstance(item, BulkRows)  # only a bulk lane makes them
                 yield item
 
     async def _one_by_one(self) -> AsyncIterator[Row | LineError]:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from contracts import uscc
 from contracts.envelope import Envelope, from_record
+from services.bridge import uploads
 from services.bridge.store import stores
 from services.runtime.bundles import row_records
 from services.runtime.clock import FixedClock
@@ -74,6 +75,14 @@ def ndjson(rows: list[dict[str, Any]]) -> bytes:
 async def bridge(kafka_bootstrap: str, prefix: str, database: tuple[str, str | None]) -> AsyncIterator[Running]:
     async with running("bridge", kafka=kafka_bootstrap, prefix=prefix, database=database) as svc:
         yield svc
+
+
+@pytest.fixture(autouse=True)
+def bulk_lane_for_every_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bulk lane (services/bridge/bulk_rows.py) takes even the tests' small files, which a real upload's reads of
+    under 64 lines would leave to the row path: every submission test runs through it, and the row path still reads
+    what the lane leaves (tests/bridge/test_bulk_rows.py runs one file through each)."""
+    monkeypatch.setattr(uploads, "_BULK_MIN_LINES", 1)
 
 
 @pytest.fixture
