@@ -340,15 +340,17 @@ class Applier:
             source=joined.format(join="JOIN") + "st.status = 'open' AND st.digest <> s.digest"), params, StoreUpdated)
         return registered, updated
 
-    async def apply_batch(self, conn: AsyncConnection, sub: Any, now: datetime, ids: list[str]) -> tuple[int, int]:
+    async def apply_batch(self, conn: AsyncConnection, sub: Any, now: datetime, ids: list[str], *,
+                          first_list: bool = False) -> tuple[int, int]:
         """PostgreSQL, one staged batch of a submission applied as it is staged (services/bridge/streaming_apply.py):
         the registered and updated events and the upsert of the stores ``ids`` names, in one statement
-        (:meth:`_EventSql.batch`); returns how many stores were registered and updated."""
+        (:meth:`_EventSql.batch`); returns how many stores were registered and updated. ``first_list``: the platform
+        had no store at all when this transaction took its lock, so none of ``ids`` can be found."""
         params = self._event_params(sub, now) | {
             "ids": ids, "pre": _id_prefix(), "bundle_pre": _id_prefix(), "span": os.urandom(4).hex(),
             "j_registered": _json(StoreRegistered.event_type), "j_registered_schema": _json(StoreRegistered.dataschema()),
             "j_updated": _json(StoreUpdated.event_type), "j_updated_schema": _json(StoreUpdated.dataschema())}
-        statement = sa.text(_EventSql(conn.dialect.name).batch()).bindparams(
+        statement = sa.text(_EventSql(conn.dialect.name).batch(first_list=first_list)).bindparams(
             sa.bindparam("now", type_=sa.DateTime(timezone=True)), sa.bindparam("ids", type_=postgresql.ARRAY(sa.Text)))
         registered, updated = (await conn.execute(statement, params)).one()
         return int(registered), int(updated)
@@ -481,7 +483,7 @@ class _EventSql:
                 f"SELECT CAST(:bundle_pre AS TEXT) || {self.hex8('b.part')}, CAST(:topic AS TEXT), NULL, {empty}, "
                 f"{self.blob('b.value')}, :now, b.events FROM ({rows}) b RETURNING bundle")
 
-    def batch(self) -> str:
+    def batch(self, *, first_list: bool = False) -> str:
         """PostgreSQL: one staged batch's registered and updated events and its upsert, one statement. Binds :ids (the
         batch's store ids) and what :meth:`insert` binds, with :j_registered, :j_updated and their :j_*_schema for
         the type; answers one row, (registered, updated).
@@ -489,9 +491,17 @@ class _EventSql:
         Each id is looked up once, by key, in a CTE the two inserts share (LATERAL … LIMIT 1, which the planner
         cannot flatten into a join whose statistics would not have seen this upload's rows); separate statements
         looked every id up three times. Every part of a statement sees the same snapshot, so the events compare the
-        staged rows with the stores as they were before this batch's upsert."""
+        staged rows with the stores as they were before this batch's upsert.
+
+        ``first_list``: the platform had no store when the transaction took its lock, and every writer of its stores
+        takes that lock, so the only stores it has are the ones earlier batches of this file inserted — never one of
+        this batch's ids (a store id is staged once per file). The lookup of each id in ``stores``, a miss in an index
+        of millions by the end of a large first list, is left out: every row is a new store."""
         columns = ["store_id", *STORE_FIELDS]
         kept = ", ".join(f"s.{name}" for name in columns)
+        found = ("LEFT JOIN stores st ON false" if first_list else
+                 "LEFT JOIN LATERAL (SELECT * FROM stores WHERE platform_id = CAST(:platform AS TEXT) AND store_id = b.store_id "
+                 "LIMIT 1) st ON true")
         changes = f"""WITH changes AS (
             SELECT {kept}, {self.store_fields()} AS fields, st.store_id IS NULL AS new_store,
                    st.store_id IS NULL OR st.status = 'closed' AS registered,
@@ -499,8 +509,7 @@ class _EventSql:
             FROM unnest(CAST(:ids AS TEXT[])) AS b(store_id)
             CROSS JOIN LATERAL (SELECT * FROM staged_stores WHERE submission_id = CAST(:submission AS TEXT) AND store_id = b.store_id
                                 LIMIT 1) s
-            LEFT JOIN LATERAL (SELECT * FROM stores WHERE platform_id = CAST(:platform AS TEXT) AND store_id = b.store_id LIMIT 1) st
-                ON true
+            {found}
             WHERE st.store_id IS NULL OR st.status = 'closed' OR st.digest <> s.digest
         )"""
         events = self.insert(

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 
 from services.bridge import metrics
 from services.bridge.apply import Applier, PlatformBusy, Steps
-from services.bridge.store import submissions
+from services.bridge.store import stores, submissions
 from services.bridge.submissions import State
 
 log = logging.getLogger("redshield.bridge.streaming_apply")
@@ -39,7 +39,8 @@ _open_before = sa.table(OPEN_BEFORE, sa.column("store_id", sa.String))
 
 
 class StreamingApply:
-    def __init__(self, applier: Applier, conn: AsyncConnection, transaction: AsyncTransaction, sub: Any, domicile: str | None) -> None:
+    def __init__(self, applier: Applier, conn: AsyncConnection, transaction: AsyncTransaction, sub: Any, domicile: str | None, *,
+                 first_list: bool = False) -> None:
         self.applier = applier
         self.conn = conn
         self.transaction = transaction
@@ -49,6 +50,8 @@ class StreamingApply:
         self.registered = 0
         self.updated = 0
         self.steps = Steps()
+        #: The platform had no store (open or closed) when this transaction took its lock: see _EventSql.batch.
+        self.first_list = first_list
 
     @classmethod
     async def begin(cls, applier: Applier, submission_id: str) -> StreamingApply | None:
@@ -76,6 +79,8 @@ class StreamingApply:
             await conn.execute(sa.text(f"CREATE TEMPORARY TABLE {OPEN_BEFORE} ON COMMIT DROP AS SELECT store_id FROM stores "
                                        "WHERE platform_id = :platform AND status = 'open'"), {"platform": sub.platform_id})
             await conn.execute(sa.text(f"ANALYZE {OPEN_BEFORE}"))  # so the closures are planned from its real size
+            first_list = (await conn.execute(sa.select(sa.literal(1)).select_from(stores).where(
+                stores.c.platform_id == sub.platform_id).limit(1))).first() is None
         except PlatformBusy:
             await _close(conn, transaction)
             return None
@@ -83,7 +88,7 @@ class StreamingApply:
             await _close(conn, transaction)
             raise
         log.info("applying the submission as it is staged", extra={"fields": {"submission_id": submission_id}})
-        return cls(applier, conn, transaction, sub, domicile)
+        return cls(applier, conn, transaction, sub, domicile, first_list=first_list)
 
     async def batch(self, ids: list[str]) -> None:
         """Events and upsert for one batch just staged (committed by the receiver: this transaction sees its rows).
@@ -91,7 +96,7 @@ class StreamingApply:
         if not ids:
             return
         self.steps.restart()
-        registered, updated = await self.applier.apply_batch(self.conn, self.sub, self.now, ids)
+        registered, updated = await self.applier.apply_batch(self.conn, self.sub, self.now, ids, first_list=self.first_list)
         self.steps.lap("events_and_upsert")
         self.registered += registered
         self.updated += updated
