@@ -84,6 +84,16 @@ async def test_the_staging_table_is_not_written_to_the_wal_on_postgresql(bridge:
     assert persistence == "u"
 
 
+async def test_autovacuum_leaves_the_staging_table_alone_on_postgresql(bridge: Running, database: tuple[str, str | None]) -> None:
+    """Its rows go at the apply's end; a worker scanning it meanwhile took CPU from the upload and the TRUNCATE's lock."""
+    if not database[0].startswith("postgresql"):
+        pytest.skip("SQLite has no autovacuum")
+    assert bridge.service.engine is not None
+    async with bridge.service.engine.connect() as conn:
+        options = (await conn.execute(sa.text("SELECT reloptions FROM pg_class WHERE oid = to_regclass('staged_stores')"))).scalar_one()
+    assert "autovacuum_enabled=false" in options
+
+
 async def test_store_keys_compare_bytewise_on_postgresql(bridge: Running, database: tuple[str, str | None]) -> None:
     if not database[0].startswith("postgresql"):
         pytest.skip("SQLite compares text bytewise unless told otherwise")
