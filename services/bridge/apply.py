@@ -350,7 +350,8 @@ class Applier:
             "ids": ids, "pre": _id_prefix(), "bundle_pre": _id_prefix(), "span": os.urandom(4).hex(),
             "j_registered": _json(StoreRegistered.event_type), "j_registered_schema": _json(StoreRegistered.dataschema()),
             "j_updated": _json(StoreUpdated.event_type), "j_updated_schema": _json(StoreUpdated.dataschema())}
-        statement = sa.text(_EventSql(conn.dialect.name).batch(first_list=first_list)).bindparams(
+        sql = _EventSql(conn.dialect.name).batch(first_list=first_list, one_bundle=len(ids) <= BUNDLE_EVENTS)
+        statement = sa.text(sql).bindparams(
             sa.bindparam("now", type_=sa.DateTime(timezone=True)), sa.bindparam("ids", type_=postgresql.ARRAY(sa.Text)))
         registered, updated = (await conn.execute(statement, params)).one()
         return int(registered), int(updated)
@@ -456,7 +457,7 @@ class _EventSql:
         return f"'[' || rtrim({' || '.join(parts)}, ',') || ']'"
 
     def insert(self, *, data: str, source: str, region: str, store_id: str, event_type: str = "CAST(:j_type AS TEXT)",
-               schema: str = "CAST(:j_schema AS TEXT)") -> str:
+               schema: str = "CAST(:j_schema AS TEXT)", one_bundle: bool = False) -> str:
         """``INSERT INTO outbox … SELECT`` of the events over ``source`` (a FROM … WHERE clause), as outbox bundles
         (services/runtime/bundles.py): one row of up to :data:`BUNDLE_EVENTS` events, each a line of its key, headers
         and value; ``data`` is the value's JSON text. Binds :pre, :span, :trace, :platform, :topic, :now,
@@ -478,12 +479,15 @@ class _EventSql:
         # The counter numbers the statement's events from 1 (the last 32 bits of their ids), the bundles from 0.
         numbered = f"SELECT {line} AS line, ({counter} - 1) / {BUNDLE_EVENTS} AS part {source}"
         empty = "CAST('[]' AS json)" if self.postgres else "'[]'"
-        rows = f"SELECT {lines} AS value, count(*) AS events, e.part FROM ({numbered}) e GROUP BY e.part"
+        # ``one_bundle``: the caller knows the source has at most BUNDLE_EVENTS rows; one aggregate over them all spares
+        # the grouping's sort of every event's text (~0.6 µs a store). No rows, no bundle.
+        rows = (f"SELECT {lines} AS value, count(*) AS events, 0 AS part FROM ({numbered}) e HAVING count(*) > 0" if one_bundle else
+                f"SELECT {lines} AS value, count(*) AS events, e.part FROM ({numbered}) e GROUP BY e.part")
         return (f"INSERT INTO outbox (event_id, topic, key, headers, value, created_at, bundle) "
                 f"SELECT CAST(:bundle_pre AS TEXT) || {self.hex8('b.part')}, CAST(:topic AS TEXT), NULL, {empty}, "
                 f"{self.blob('b.value')}, :now, b.events FROM ({rows}) b RETURNING bundle")
 
-    def batch(self, *, first_list: bool = False) -> str:
+    def batch(self, *, first_list: bool = False, one_bundle: bool = False) -> str:
         """PostgreSQL: one staged batch's registered and updated events and its upsert, one statement. Binds :ids (the
         batch's store ids) and what :meth:`insert` binds, with :j_registered, :j_updated and their :j_*_schema for
         the type; answers one row, (registered, updated).
@@ -517,6 +521,7 @@ class _EventSql:
             data=self.store_data(fields="c.fields", changed="c.changed"), source="FROM changes c", region="c.region", store_id="c.store_id",
             event_type="CASE WHEN c.registered THEN CAST(:j_registered AS TEXT) ELSE CAST(:j_updated AS TEXT) END",
             schema="CASE WHEN c.registered THEN CAST(:j_registered_schema AS TEXT) ELSE CAST(:j_updated_schema AS TEXT) END",
+            one_bundle=one_bundle,
         ).replace(":now", "CAST(:now AS TIMESTAMP WITH TIME ZONE)")
         written = ["platform_id", *columns, "status", "first_submission_id", "last_submission_id", "updated_at", "closed_at"]
         updated = ", ".join(f"{name} = EXCLUDED.{name}" for name in
