@@ -153,7 +153,7 @@ class BulkCheck:
         ok = pc.and_kleene(ok, pc.match_substring_regex(table.column("uscc"), _USCC_RE2))
         ok = pc.and_kleene(ok, pc.match_substring_regex(table.column("shop_url"), _URL_RE2))
         region = table.column("region")
-        known = [code for code in pc.unique(region).drop_null().to_pylist() if self.fast._region(code) is not None]
+        known = [code for code in pc.unique(region).drop_null().to_pylist() if self.fast.region_verdict(code) is not None]
         ok = pc.and_kleene(ok, pc.is_in(region, value_set=pa.array(known, pa.string())))
         mask = pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
         codes = table.column("uscc").filter(pa.array(mask)).combine_chunks()
@@ -164,7 +164,7 @@ class BulkCheck:
 
     def _staged_columns(self, table: Any, numbers: Any) -> Any:
         region = table.column("region")
-        unverified = [code for code in pc.unique(region).to_pylist() if self.fast._region(code) is RegionCheck.UNVERIFIED]
+        unverified = [code for code in pc.unique(region).to_pylist() if self.fast.region_verdict(code) is RegionCheck.UNVERIFIED]
         region_check = pc.if_else(pc.is_in(region, value_set=pa.array(unverified, pa.string())), RegionCheck.UNVERIFIED.value,
                                   RegionCheck.VALID.value)
         exemption = pc.fill_null(table.column("exemption_declared"), False)

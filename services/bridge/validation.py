@@ -284,7 +284,8 @@ class FastCheck:
         self.on = on
         self._regions: dict[str, RegionCheck | None] = {}
 
-    def _region(self, code: str) -> RegionCheck | None:
+    def region_verdict(self, code: str) -> RegionCheck | None:
+        """The region check of a valid code on this day, None for an invalid one (cached: a file uses a few thousand)."""
         verdict = self._regions.get(code, False)
         if verdict is False:
             checked = regions.check_region(code, self.on)
@@ -334,7 +335,7 @@ class FastCheck:
             return None
         if id_number is not None and (not _ID_SHAPE.fullmatch(id_number) or not id_number_valid(id_number)):
             return None
-        region_check = self._region(region)
+        region_check = self.region_verdict(region)
         if region_check is None or not _URL.fullmatch(shop_url):
             return None
         return StoreRecord(store_id, merchant_name, code, UsccCheck.VALID if code is not None else None, id_number, exemption, address,
