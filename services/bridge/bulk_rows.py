@@ -125,12 +125,13 @@ class BulkCheck:
             return None  # a value of another type, an unknown field, not JSON, not UTF-8: the row path says which
         if table.num_rows != len(lines):
             return None  # a line holding two objects
-        ok = self._accepted(table, data, lines)
+        regions = {code: self.fast.region_verdict(code) for code in pc.unique(table.column("region")).drop_null().to_pylist()}
+        ok = self._accepted(table, data, lines, regions)
         accepted = np.flatnonzero(ok)
         deferred = np.flatnonzero(~ok).tolist()
         if len(deferred) > self.max_deferred_share * len(lines):
             return None
-        rows = self._staged_columns(table.filter(pa.array(ok)), accepted + first_number)
+        rows = self._staged_columns(table.filter(pa.array(ok)), accepted + first_number, regions)
         store_ids: list[str] = rows.column("store_id").to_pylist()
         numbers: list[int] = rows.column("line").to_pylist()
         runs: list[tuple[int, BulkRows]] = []
@@ -143,8 +144,9 @@ class BulkCheck:
             start = end + 1
         return Block(runs, deferred)
 
-    def _accepted(self, table: Any, data: bytes, lines: Sequence[bytes]) -> Any:
-        """The rows FastCheck would accept as they are (nothing to trim, no ID number), as a numpy bool array."""
+    def _accepted(self, table: Any, data: bytes, lines: Sequence[bytes], regions: dict[str, RegionCheck | None]) -> Any:
+        """The rows FastCheck would accept as they are (nothing to trim, no ID number), as a numpy bool array;
+        ``regions`` holds the verdict of every region code in the block."""
         ok = pc.is_null(table.column("id_number"))
         for name, limit in _LIMITS:
             ok = pc.and_kleene(ok, _plain_text(table.column(name), limit))
@@ -152,9 +154,8 @@ class BulkCheck:
         ok = pc.and_kleene(ok, pc.or_kleene(pc.is_null(contact), _plain_text(contact, _CONTACT_LIMIT)))
         ok = pc.and_kleene(ok, pc.match_substring_regex(table.column("uscc"), _USCC_RE2))
         ok = pc.and_kleene(ok, pc.match_substring_regex(table.column("shop_url"), _URL_RE2))
-        region = table.column("region")
-        known = [code for code in pc.unique(region).drop_null().to_pylist() if self.fast.region_verdict(code) is not None]
-        ok = pc.and_kleene(ok, pc.is_in(region, value_set=pa.array(known, pa.string())))
+        known = [code for code, verdict in regions.items() if verdict is not None]
+        ok = pc.and_kleene(ok, pc.is_in(table.column("region"), value_set=pa.array(known, pa.string())))
         mask = pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
         codes = table.column("uscc").filter(pa.array(mask)).combine_chunks()
         mask[mask] = _uscc_checks(codes)
@@ -162,9 +163,9 @@ class BulkCheck:
             mask &= np.array([line.translate(None, _SUSPECT) == line for line in lines])
         return mask
 
-    def _staged_columns(self, table: Any, numbers: Any) -> Any:
+    def _staged_columns(self, table: Any, numbers: Any, regions: dict[str, RegionCheck | None]) -> Any:
         region = table.column("region")
-        unverified = [code for code in pc.unique(region).to_pylist() if self.fast.region_verdict(code) is RegionCheck.UNVERIFIED]
+        unverified = [code for code, verdict in regions.items() if verdict is RegionCheck.UNVERIFIED]
         region_check = pc.if_else(pc.is_in(region, value_set=pa.array(unverified, pa.string())), RegionCheck.UNVERIFIED.value,
                                   RegionCheck.VALID.value)
         exemption = pc.fill_null(table.column("exemption_declared"), False)
@@ -181,7 +182,7 @@ class BulkCheck:
         content = content.combine_chunks() if isinstance(content, pa.ChunkedArray) else content
         data = content.buffers()[2]
         data = data.to_pybytes() if data is not None else b""
-        offsets = np.frombuffer(content.buffers()[1], dtype=np.int32)[content.offset:content.offset + len(content) + 1].tolist()
+        offsets = _offsets(content).tolist()
         key = self.mac_key
         return [keyed_digest_bytes(key, data[start:end]) for start, end in itertools.pairwise(offsets)]
 
@@ -199,10 +200,15 @@ def _uscc_checks(codes: Any) -> Any:
     """The check character of codes already of the USCC shape (18 ASCII characters each), all at once."""
     if len(codes) == 0:
         return np.zeros(0, dtype=bool)
-    offsets = np.frombuffer(codes.buffers()[1], dtype=np.int32)[codes.offset:codes.offset + len(codes) + 1]
+    offsets = _offsets(codes)
     chars = np.frombuffer(codes.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(-1, 18)
     total = (_USCC_VALUES[chars[:, :17]] * _USCC_WEIGHTS).sum(axis=1) % 31
     return _USCC_ALPHABET[(31 - total) % 31] == chars[:, 17]
+
+
+def _offsets(strings: Any) -> Any:
+    """Where each value of a string array starts in its data buffer, and where the last ends (numpy, no copy)."""
+    return np.frombuffer(strings.buffers()[1], dtype=np.int32)[strings.offset:strings.offset + len(strings) + 1]
 
 
 def _quoted(column: Any) -> Any:
@@ -277,5 +283,5 @@ def copy_text(table: Any, submission_id: str) -> bytes:
     lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
     if len(lines) == 0:
         return b""
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset:lines.offset + len(lines) + 1]
+    offsets = _offsets(lines)
     return memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]].tobytes()
