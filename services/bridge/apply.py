@@ -38,7 +38,7 @@ from contracts.ids import new_id
 from services.bridge import metrics
 from services.bridge.deadlines import window
 from services.bridge.platforms import SOURCE
-from services.bridge.staging import count_staged, drop_staged
+from services.bridge.staging import StagedLines, count_staged, drop_staged
 from services.bridge.store import (
     STORE_FIELDS,
     findings,
@@ -340,20 +340,28 @@ class Applier:
             source=joined.format(join="JOIN") + "st.status = 'open' AND st.digest <> s.digest"), params, StoreUpdated)
         return registered, updated
 
-    async def apply_batch(self, conn: AsyncConnection, sub: Any, now: datetime, ids: list[str], *,
+    async def apply_batch(self, conn: AsyncConnection, sub: Any, now: datetime, lines: StagedLines, *,
                           first_list: bool = False) -> tuple[int, int]:
         """PostgreSQL, one staged batch of a submission applied as it is staged (services/bridge/streaming_apply.py):
-        the registered and updated events and the upsert of the stores ``ids`` names, in one statement
+        the registered and updated events and the upsert of the stores staged on ``lines``
         (:meth:`_EventSql.batch`); returns how many stores were registered and updated. ``first_list``: the platform
-        had no store at all when this transaction took its lock, so none of ``ids`` can be found."""
+        had no store at all when this transaction took its lock (:meth:`_EventSql.first_list_batch`)."""
         params = self._event_params(sub, now) | {
-            "ids": ids, "pre": _id_prefix(), "bundle_pre": _id_prefix(), "span": os.urandom(4).hex(),
+            "first_line": lines.first, "end_line": lines.end, "pre": _id_prefix(), "bundle_pre": _id_prefix(),
+            "span": os.urandom(4).hex(),
             "j_registered": _json(StoreRegistered.event_type), "j_registered_schema": _json(StoreRegistered.dataschema()),
             "j_updated": _json(StoreUpdated.event_type), "j_updated_schema": _json(StoreUpdated.dataschema())}
-        sql = _EventSql(conn.dialect.name).batch(first_list=first_list, one_bundle=len(ids) <= BUNDLE_EVENTS)
-        statement = sa.text(sql).bindparams(
-            sa.bindparam("now", type_=sa.DateTime(timezone=True)), sa.bindparam("ids", type_=postgresql.ARRAY(sa.Text)))
-        registered, updated = (await conn.execute(statement, params)).one()
+        sql = _EventSql(conn.dialect.name)
+        one_bundle = lines.rows <= BUNDLE_EVENTS
+        now_param = sa.bindparam("now", type_=sa.DateTime(timezone=True))
+        if first_list:
+            insert_stores, insert_events = sql.first_list_batch(one_bundle=one_bundle)
+            registered = (await conn.execute(sa.text(insert_stores).bindparams(now_param), params)).rowcount
+            events = sum((await conn.execute(sa.text(insert_events).bindparams(now_param), params)).scalars())
+            if events != registered:  # the same staged rows, read twice in one transaction
+                raise RuntimeError(f"{registered} stores registered but {events} events written for lines {lines.first}–{lines.end - 1}")
+            return registered, 0
+        registered, updated = (await conn.execute(sa.text(sql.batch(one_bundle=one_bundle)).bindparams(now_param), params)).one()
         return int(registered), int(updated)
 
     def _missing(self, sub: Any, open_before: sa.TableClause | None = None) -> sa.ColumnElement[bool]:
@@ -446,8 +454,6 @@ class _EventSql:
     def hex8(self, number: str) -> str:
         return f"lpad(to_hex({number}), 8, '0')" if self.postgres else f"printf('%08x', {number})"
 
-    def blob(self, text: str) -> str:
-        return f"convert_to({text}, 'UTF8')" if self.postgres else f"CAST({text} AS BLOB)"
 
     def changed(self) -> str:
         """The ``changed`` list of an update: COMPARED order, then id_number (compared by its keyed digest)."""
@@ -473,9 +479,12 @@ class _EventSql:
             f"""'],["ce_region",' || {self.quote(region)} || '],["ce_platformid",' || CAST(:j_platform AS TEXT) || """
             f"""'],["ce_traceparent","00-' || CAST(:trace AS TEXT) || '-' || CAST(:span AS TEXT) || {self.hex8(counter)} || '-01"]]'"""
         )
-        tab, newline = ("chr(9)", "chr(10)") if self.postgres else ("char(9)", "char(10)")
+        tab = "chr(9)" if self.postgres else "char(9)"
         line = f"{self.quote(subject)} || {tab} || {headers} || {tab} || {data}"
-        lines = f"string_agg(e.line, {newline})" if self.postgres else f"group_concat(e.line, {newline})"
+        # PostgreSQL: each line made bytes as it is aggregated, not the whole bundle after — a bundle's ~17 MB of text
+        # converted at once was one more copy of it in fresh memory (page faults: ~1 µs a store in the apply).
+        lines = (r"string_agg(convert_to(e.line, 'UTF8'), CAST(E'\\x0a' AS bytea))" if self.postgres else
+                 "CAST(group_concat(e.line, char(10)) AS BLOB)")
         # The counter numbers the statement's events from 1 (the last 32 bits of their ids), the bundles from 0.
         numbered = f"SELECT {line} AS line, ({counter} - 1) / {BUNDLE_EVENTS} AS part {source}"
         empty = "CAST('[]' AS json)" if self.postgres else "'[]'"
@@ -485,36 +494,32 @@ class _EventSql:
                 f"SELECT {lines} AS value, count(*) AS events, e.part FROM ({numbered}) e GROUP BY e.part")
         return (f"INSERT INTO outbox (event_id, topic, key, headers, value, created_at, bundle) "
                 f"SELECT CAST(:bundle_pre AS TEXT) || {self.hex8('b.part')}, CAST(:topic AS TEXT), NULL, {empty}, "
-                f"{self.blob('b.value')}, :now, b.events FROM ({rows}) b RETURNING bundle")
+                f"b.value, :now, b.events FROM ({rows}) b RETURNING bundle")
 
-    def batch(self, *, first_list: bool = False, one_bundle: bool = False) -> str:
-        """PostgreSQL: one staged batch's registered and updated events and its upsert, one statement. Binds :ids (the
-        batch's store ids) and what :meth:`insert` binds, with :j_registered, :j_updated and their :j_*_schema for
-        the type; answers one row, (registered, updated).
+    #: One staged batch's rows: the lines it covers (a store id is staged once per file, each on its own line). An
+    #: index range of ``ix_staged_stores_lines`` (migration 0018): looking each of its ids up in the staging's primary
+    #: key was ~3 µs a store of the apply.
+    STAGED_BATCH: Final = ("FROM staged_stores s WHERE s.submission_id = CAST(:submission AS TEXT) "
+                           "AND s.line >= CAST(:first_line AS INTEGER) AND s.line < CAST(:end_line AS INTEGER)")
 
-        Each id is looked up once, by key, in a CTE the two inserts share (LATERAL … LIMIT 1, which the planner
-        cannot flatten into a join whose statistics would not have seen this upload's rows); separate statements
-        looked every id up three times. Every part of a statement sees the same snapshot, so the events compare the
-        staged rows with the stores as they were before this batch's upsert.
+    def batch(self, *, one_bundle: bool = False) -> str:
+        """PostgreSQL: one staged batch's registered and updated events and its upsert, one statement. Binds
+        :first_line and :end_line (the batch's lines, :data:`STAGED_BATCH`) and what :meth:`insert` binds, with
+        :j_registered, :j_updated and their :j_*_schema for the type; answers one row, (registered, updated).
 
-        ``first_list``: the platform had no store when the transaction took its lock, and every writer of its stores
-        takes that lock, so the only stores it has are the ones earlier batches of this file inserted — never one of
-        this batch's ids (a store id is staged once per file). The lookup of each id in ``stores``, a miss in an index
-        of millions by the end of a large first list, is left out: every row is a new store."""
+        Each staged row's store is looked up once, by key, in a CTE the two inserts share (LATERAL … LIMIT 1, which
+        the planner cannot flatten into a join whose statistics would not have seen this upload's rows); separate
+        statements looked every store up three times. Every part of a statement sees the same snapshot, so the events
+        compare the staged rows with the stores as they were before this batch's upsert."""
         columns = ["store_id", *STORE_FIELDS]
         kept = ", ".join(f"s.{name}" for name in columns)
-        found = ("LEFT JOIN stores st ON false" if first_list else
-                 "LEFT JOIN LATERAL (SELECT * FROM stores WHERE platform_id = CAST(:platform AS TEXT) AND store_id = b.store_id "
-                 "LIMIT 1) st ON true")
         changes = f"""WITH changes AS (
             SELECT {kept}, {self.store_fields()} AS fields, st.store_id IS NULL AS new_store,
                    st.store_id IS NULL OR st.status = 'closed' AS registered,
                    CASE WHEN st.status = 'open' THEN {self.changed()} END AS changed
-            FROM unnest(CAST(:ids AS TEXT[])) AS b(store_id)
-            CROSS JOIN LATERAL (SELECT * FROM staged_stores WHERE submission_id = CAST(:submission AS TEXT) AND store_id = b.store_id
-                                LIMIT 1) s
-            {found}
-            WHERE st.store_id IS NULL OR st.status = 'closed' OR st.digest <> s.digest
+            {self.STAGED_BATCH.replace(" WHERE ", " LEFT JOIN LATERAL (SELECT * FROM stores WHERE platform_id = CAST(:platform AS TEXT) "
+                                       "AND store_id = s.store_id LIMIT 1) st ON true WHERE ")}
+            AND (st.store_id IS NULL OR st.status = 'closed' OR st.digest <> s.digest)
         )"""
         events = self.insert(
             # c.changed is null exactly where the store is registered (no open store to compare with).
@@ -523,18 +528,38 @@ class _EventSql:
             schema="CASE WHEN c.registered THEN CAST(:j_registered_schema AS TEXT) ELSE CAST(:j_updated_schema AS TEXT) END",
             one_bundle=one_bundle,
         ).replace(":now", "CAST(:now AS TIMESTAMP WITH TIME ZONE)")
-        written = ["platform_id", *columns, "status", "first_submission_id", "last_submission_id", "updated_at", "closed_at"]
         updated = ", ".join(f"{name} = EXCLUDED.{name}" for name in
                             [*STORE_FIELDS, "last_submission_id", "updated_at"]) + ", status = 'open', closed_at = NULL"
-        insert = (f"INSERT INTO stores ({', '.join(written)}) SELECT CAST(:platform AS TEXT), "
-                  f"{', '.join(f'c.{name}' for name in columns)}, 'open', CAST(:submission AS TEXT), CAST(:submission AS TEXT), "
-                  f"CAST(:now AS TIMESTAMP WITH TIME ZONE), NULL FROM changes c ")
+        insert = self._stores_insert("FROM changes c", "c")
         # Stores the platform never had are inserted plainly: the upsert's speculative insertion cost ~3 µs more a
-        # row, and a platform's first submission is all new stores. No other transaction can add them meanwhile:
-        # this one holds the platform's row lock, as every writer of its stores does (a conflict would fail loudly).
-        return (f"{changes}, events AS ({events}), inserted AS ({insert}WHERE c.new_store), "
-                f"upserted AS ({insert}WHERE NOT c.new_store ON CONFLICT (platform_id, store_id) DO UPDATE SET {updated}) "
+        # row. No other transaction can add them meanwhile: this one holds the platform's row lock, as every writer of
+        # its stores does (a conflict would fail loudly).
+        return (f"{changes}, events AS ({events}), inserted AS ({insert} WHERE c.new_store), "
+                f"upserted AS ({insert} WHERE NOT c.new_store ON CONFLICT (platform_id, store_id) DO UPDATE SET {updated}) "
                 "SELECT count(*) FILTER (WHERE registered), count(*) FILTER (WHERE NOT registered) FROM changes")
+
+    def first_list_batch(self, *, one_bundle: bool = False) -> tuple[str, str]:
+        """PostgreSQL: :meth:`batch` for a platform that had no store when the transaction took its lock. Every writer
+        of its stores takes that lock, so the only stores it has are the ones earlier batches of this file inserted —
+        never one of this batch's (a store id is staged once per file): every staged row is a new store, with nothing
+        to look up or compare. Two statements, each reading the batch's staged rows by their index range: the stores
+        inserted (its row count: how many were registered), then their registered events (``RETURNING bundle``).
+        One statement's CTE kept ~1 KB a row in a tuple store for its two inserts: dearer than reading the rows twice."""
+        source = self.STAGED_BATCH
+        events = self.insert(
+            data=self.store_data(changed=None), source=source, region="s.region", store_id="s.store_id",
+            event_type="CAST(:j_registered AS TEXT)", schema="CAST(:j_registered_schema AS TEXT)", one_bundle=one_bundle,
+        ).replace(":now", "CAST(:now AS TIMESTAMP WITH TIME ZONE)")
+        return self._stores_insert(source, "s"), events
+
+    @staticmethod
+    def _stores_insert(source: str, alias: str) -> str:
+        """``INSERT INTO stores … SELECT`` of new open stores from the rows of ``source`` (named ``alias``)."""
+        columns = ["store_id", *STORE_FIELDS]
+        written = ["platform_id", *columns, "status", "first_submission_id", "last_submission_id", "updated_at", "closed_at"]
+        return (f"INSERT INTO stores ({', '.join(written)}) SELECT CAST(:platform AS TEXT), "
+                f"{', '.join(f'{alias}.{name}' for name in columns)}, 'open', CAST(:submission AS TEXT), CAST(:submission AS TEXT), "
+                f"CAST(:now AS TIMESTAMP WITH TIME ZONE), NULL {source}")
 
     def store_fields(self) -> str:
         """The store's own members of its event data (``"store_id":…`` up to the code check), JSON text: the staged

@@ -8,6 +8,7 @@ not the database, was the cost (≈ 20 µs a row), so rows arrive here as tuples
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -18,6 +19,16 @@ from services.bridge import bulk_rows
 from services.bridge.store import STORE_FIELDS, lock_not_available, staged_stores
 
 STAGED_COLUMNS: Final = ("submission_id", "store_id", "line", *STORE_FIELDS, "event_fields")
+
+
+@dataclass(frozen=True, slots=True)
+class StagedLines:
+    """What one batch of an upload staged: its rows are the submission's staged rows on lines ``first`` to ``end - 1``
+    (a batch's lines follow the one before it; refused lines stage nothing), ``rows`` of them."""
+
+    first: int
+    end: int
+    rows: int
 
 
 async def driver_connection(conn: AsyncConnection) -> Any:

@@ -388,6 +388,12 @@ def lock_not_available(exc: DBAPIError) -> bool:
     return getattr(exc.orig, "sqlstate", None) == "55P03"
 
 
+def unique_violation(exc: BaseException) -> bool:
+    """Whether a write was refused by a unique key (SQLSTATE 23505): from asyncpg directly (``COPY`` runs on the
+    driver's connection) or wrapped by SQLAlchemy."""
+    return "23505" in (getattr(exc, "sqlstate", None), getattr(getattr(exc, "orig", None), "sqlstate", None))
+
+
 def for_update(stmt: sa.Select[Any], conn: AsyncConnection) -> sa.Select[Any]:
     """Row lock on PostgreSQL; SQLite has one writer, so its transactions are serial anyway."""
     return stmt.with_for_update() if conn.dialect.name == "postgresql" else stmt

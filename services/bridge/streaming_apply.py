@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 
 from services.bridge import metrics
 from services.bridge.apply import Applier, PlatformBusy, Steps
+from services.bridge.staging import StagedLines
 from services.bridge.store import stores, submissions
 from services.bridge.submissions import State
 
@@ -90,13 +91,13 @@ class StreamingApply:
         log.info("applying the submission as it is staged", extra={"fields": {"submission_id": submission_id}})
         return cls(applier, conn, transaction, sub, domicile, first_list=first_list)
 
-    async def batch(self, ids: list[str]) -> None:
+    async def batch(self, lines: StagedLines) -> None:
         """Events and upsert for one batch just staged (committed by the receiver: this transaction sees its rows).
         A store id is staged once per file, so no batch sees a store an earlier batch of the file changed."""
-        if not ids:
+        if not lines.rows:
             return
         self.steps.restart()
-        registered, updated = await self.applier.apply_batch(self.conn, self.sub, self.now, ids, first_list=self.first_list)
+        registered, updated = await self.applier.apply_batch(self.conn, self.sub, self.now, lines, first_list=self.first_list)
         self.steps.lap("events_and_upsert")
         self.registered += registered
         self.updated += updated

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from services.bridge.apply import _EventSql
 from services.bridge.staging import STAGED_COLUMNS, drop_staged, stage_rows
 from services.bridge.store import audit, staged_stores, stores
 from services.runtime.tables import outbox
@@ -92,6 +93,25 @@ async def test_autovacuum_leaves_the_staging_table_alone_on_postgresql(bridge: R
     async with bridge.service.engine.connect() as conn:
         options = (await conn.execute(sa.text("SELECT reloptions FROM pg_class WHERE oid = to_regclass('staged_stores')"))).scalar_one()
     assert "autovacuum_enabled=false" in options
+
+
+async def test_a_batch_of_a_large_upload_reads_its_staged_rows_as_one_index_range_on_postgresql(
+        bridge: Running, database: tuple[str, str | None]) -> None:
+    """The apply beside the staging finds a batch's rows by its lines; a scan of the whole staging table per batch
+    would make a large upload quadratic. The table is never analyzed (autovacuum leaves it alone), so the plan must
+    not depend on statistics."""
+    if not database[0].startswith("postgresql"):
+        pytest.skip("SQLite applies after the whole file")
+    assert bridge.service.engine is not None
+    async with bridge.service.engine.connect() as conn:
+        await conn.execute(sa.text(
+            "INSERT INTO staged_stores (submission_id, store_id, line, merchant_name, exemption_declared, address, region, region_check, "
+            "shop_name, shop_url, category, above_threshold, digest) SELECT 'S' || (n % 3), 'x' || n, n, 'm', false, 'a', '330106', 'valid', "
+            "'s', 'https://a.example', 'c', false, 'd' FROM generate_series(1, 30000) AS n"))
+        plan = "\n".join((await conn.execute(sa.text(f"EXPLAIN SELECT s.store_id {_EventSql.STAGED_BATCH}"),
+                                              {"submission": "S1", "first_line": 1000, "end_line": 3000})).scalars())
+        await conn.rollback()
+    assert "ix_staged_stores_lines" in plan and "Seq Scan" not in plan, plan
 
 
 async def test_store_keys_compare_bytewise_on_postgresql(bridge: Running, database: tuple[str, str | None]) -> None:
