@@ -162,11 +162,16 @@ async def _postgres_state(engine: Any) -> dict[str, Any]:
         row = (await conn.execute(sa.text(f"SELECT pg_current_wal_lsn() - '0/0'::pg_lsn, ({checkpoints})"))).one()
         settings = (await conn.execute(sa.text("SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(:names)"),
                                        {"names": list(_POSTGRES_SETTINGS)})).all()
-    return {"wal_bytes": int(row[0]), "checkpoints": int(row[1]), "settings": dict(settings)}
+        # TLS on the connection costs both ends CPU for every byte staged (asyncio encrypts in Python's ssl module).
+        tls, socket = (await conn.execute(sa.text(
+            "SELECT COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false), inet_client_addr() IS NULL"))).one()
+    connection = "unix socket" if socket else ("tcp, TLS" if tls else "tcp, no TLS")
+    return {"wal_bytes": int(row[0]), "checkpoints": int(row[1]), "settings": dict(settings), "connection": connection}
 
 
 async def run(stores: int) -> int:
     from services.bridge.app import BridgeSettings, build  # imported late: the CLI imports this module lazily too
+    from services.runtime.collector import tune_collector
 
     scratch = Path(tempfile.mkdtemp(prefix="redshield-bench-subjects-"))
     url = os.environ.get("REDSHIELD_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{scratch / 'bridge.db'}"
@@ -175,6 +180,7 @@ async def run(stores: int) -> int:
     settings = load("bridge", BridgeSettings, database_url=url, relay_enabled=False, submission_batch_rows=BATCH_ROWS)
     service, app = build(settings, db_schema=schema)
     await asyncio.to_thread(service.migrate)
+    tune_collector()  # as the service does once started (services/bridge/app.py)
     registry, receiver, applier = app.state.bridge
     caller = Caller(subject="bench", role=Role.ADMIN)
     try:
@@ -256,7 +262,7 @@ async def run(stores: int) -> int:
             wal = server_end["wal_bytes"] - server_start["wal_bytes"]
             result |= {"wal_mb": round(wal / 1024**2), "wal_bytes_per_row": round(wal / stores),
                        "checkpoints": server_end["checkpoints"] - server_start["checkpoints"],
-                       "postgres_settings": server_end["settings"]}
+                       "postgres_settings": server_end["settings"], "postgres_connection": server_end["connection"]}
         raw_name = "PostgreSQL COPY (asyncpg copy_records_to_table)" if database == "postgresql" else "SQLite executemany, one transaction"
         line = "-" * 100
         print(line)
@@ -285,7 +291,8 @@ async def run(stores: int) -> int:
              f"{busy / (os.cpu_count() or 1):,.1f} s against {total:.1f} s"),
             *((("WAL written", f"{result['wal_mb']:,}", f"MB, {result['wal_bytes_per_row']:,} bytes a row; "
                                                        f"{result['checkpoints']} checkpoints"),
-               ("server settings", "", ", ".join(f"{k} {v}" for k, v in result["postgres_settings"].items())))
+               ("server settings", "", ", ".join(f"{k} {v}" for k, v in result["postgres_settings"].items())),
+               ("connection to the server", "", result["postgres_connection"]))
               if "wal_mb" in result else ()),
         ):
             print(f"  {label:<36}{value:>22}   {note}")

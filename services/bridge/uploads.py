@@ -7,6 +7,7 @@ bad line is only that line's problem: it comes out as a :class:`LineError` with 
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 from collections.abc import AsyncIterator, Mapping
@@ -286,7 +287,11 @@ class RowStream:
         reader, loads, json_error = self.reader, orjson.loads, orjson.JSONDecodeError
         while (lines := await reader.next_lines()) is not None:
             number = reader.number - len(lines)
-            block = bulk.block(lines, number + 1) if bulk is not None and len(lines) >= _BULK_MIN_LINES else None
+            # In a worker thread: a read's block is tens of ms of checks (Arrow and numpy mostly, which let go of the
+            # GIL), during which the event loop must keep feeding the staging's COPY and the other requests. On the
+            # loop it starved the COPY between blocks, and both database backends idled (a fifth of the machine).
+            block = (await asyncio.to_thread(bulk.block, lines, number + 1) if bulk is not None and len(lines) >= _BULK_MIN_LINES
+                     else None)
             if block is not None:
                 pieces: list[Row | LineError | BulkRows] = []
                 for piece in block.in_order(lines):

@@ -35,4 +35,5 @@ def test_the_subjects_benchmark_loads_every_store_and_prints_its_figures_beside_
         assert figures["apply_rows_per_s"] is None
         assert figures["wal_bytes_per_row"] > 0 and figures["checkpoints"] >= 0
         assert set(figures["postgres_settings"]) >= {"shared_buffers", "max_wal_size", "wal_compression"}
+        assert figures["postgres_connection"] in {"unix socket", "tcp, TLS", "tcp, no TLS"}
         assert "WAL written" in done.stdout
