@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope, from_record
 from services.runtime import db
-from services.runtime.bundles import BadBundle, bundle_records, bundle_value
+from services.runtime.bundles import BadBundle, bundle_records, bundle_value, row_records
 from services.runtime.kafka import new_producer
 from services.runtime.outbox import OutboxRelay
 from services.runtime.settings import load
@@ -53,6 +53,15 @@ def test_a_bundle_reads_back_as_the_records_it_was_made_of() -> None:
     events = [event(n) for n in range(3)] + [Envelope(type="t.v1", source="/s", subject="P001/店\t铺", data={"text": "换行\n制表\t"})]
     records = list(bundle_records(bundle_value([*map(triple, events), (None, [("h", "v")], b"{}")]), 5))
     assert records == [*((e.key, list(e.headers()), e.value()) for e in events), (None, [("h", b"v")], b"{}")]
+
+
+def test_the_headers_of_a_bundle_row_go_out_with_each_of_its_events_before_the_events_own() -> None:
+    value = bundle_value([("a", [("ce_id", "1")], b"{}"), ("b", [("ce_id", "2")], b"[]")])
+    shared = '[["ce_specversion","1.0"],["ce_source","/redshield/bridge"]]'
+    records = list(row_records(None, shared, value, 2))
+    assert records == [(b"a", [("ce_specversion", b"1.0"), ("ce_source", b"/redshield/bridge"), ("ce_id", b"1")], b"{}"),
+                       (b"b", [("ce_specversion", b"1.0"), ("ce_source", b"/redshield/bridge"), ("ce_id", b"2")], b"[]")]
+    assert next(row_records(None, "[]", value, 2)) == (b"a", [("ce_id", b"1")], b"{}")
 
 
 @pytest.mark.parametrize("value, expected, reason", [
