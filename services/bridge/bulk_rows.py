@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import struct
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -65,7 +66,7 @@ _USCC_ALPHABET: Final = np.frombuffer(uscc_codes.ALPHABET.encode(), dtype=np.uin
 class BulkRows:
     """Accepted rows of one block, in file order, with nothing between them that the row path must read first.
 
-    ``rows`` holds the columns the staging writes (:func:`staged_tuples`, :func:`copy_text`): the store's text and
+    ``rows`` holds the columns the staging writes (:func:`staged_tuples`, :func:`copy_binary`): the store's text and
     flags, ``line``, ``region_check``, ``digest`` and ``event_fields``."""
 
     rows: Any  # pyarrow.Table
@@ -265,23 +266,68 @@ def staged_tuples(table: Any, submission_id: str) -> list[tuple[Any, ...]]:
                     column("digest").to_pylist(), column("event_fields").to_pylist(), strict=True))
 
 
-def copy_text(table: Any, submission_id: str) -> bytes:
-    """The rows as PostgreSQL ``COPY … FROM STDIN`` text, columns in STAGED_COLUMNS order. No value needs an escape
-    (see :func:`_quoted`); absent ones are ``\\N``."""
-    column = table.column
-    flag = {True: "t", False: "f"}
+#: A binary ``COPY`` stream's signature, flags and header extension length, and its end (PostgreSQL's COPY docs).
+COPY_HEADER: Final = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+COPY_TRAILER: Final = struct.pack(">h", -1)
+#: Fields a staged row has: len(services.bridge.staging.STAGED_COLUMNS), which imports this module (a test holds
+#: the two equal).
+STAGED_FIELDS: Final = 19
+_NULL_FIELD: Final = struct.pack(">i", -1)
 
-    def yes_no(name: str) -> Any:
-        return pc.if_else(column(name), flag[True], flag[False])
 
-    joined = pc.binary_join_element_wise(
-        submission_id, column("store_id"), pc.cast(column("line"), pa.string()), column("merchant_name"), column("uscc"),
-        UsccCheck.VALID.value, r"\N", r"\N", yes_no("exemption_declared"), column("address"), column("region"), column("region_check"),
-        column("shop_name"), column("shop_url"), column("category"), pc.fill_null(column("contact"), r"\N"), yes_no("above_threshold"),
-        column("digest"), column("event_fields"), "\t")
-    lines = pc.binary_join_element_wise(joined, "\n", "")
-    lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
-    if len(lines) == 0:
+def copy_binary(table: Any, submission_id: str) -> bytes:
+    """The rows as PostgreSQL ``COPY … FROM STDIN (FORMAT binary)``, columns in STAGED_COLUMNS order, put together a
+    column at a time: each field its length (4 bytes, big-endian; -1 for an absent value) and its bytes.
+
+    The text form cost the staging's backend ~1.1 µs more a row (5.5 against 4.4 µs for the same 100,000 staged
+    rows): it scans every line for delimiters and escapes, and parses each field from text."""
+    n = table.num_rows
+    if n == 0:
         return b""
-    offsets = _offsets(lines)
-    return memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]].tobytes()
+    table = table.combine_chunks()
+
+    def column(name: str) -> Any:
+        return table.column(name).chunk(0)  # one chunk each, combined
+
+    pieces = [
+        _constant(struct.pack(">h", STAGED_FIELDS) + _field(submission_id.encode())), *_sized(column("store_id")),
+        _constant(struct.pack(">i", 4)), _fixed_width(column("line").to_numpy().astype(">i4").tobytes(), 4, n),
+        *_sized(column("merchant_name")), *_sized(column("uscc")),
+        # uscc_check, then id_number_enc and id_number_mac (no ID number in the lane), then exemption_declared's length
+        _constant(_field(UsccCheck.VALID.value.encode()) + _NULL_FIELD + _NULL_FIELD + struct.pack(">i", 1)),
+        _flags(column("exemption_declared")),
+        *_sized(column("address")), *_sized(column("region")), *_sized(column("region_check")), *_sized(column("shop_name")),
+        *_sized(column("shop_url")), *_sized(column("category")), *_sized(column("contact")),
+        _constant(struct.pack(">i", 1)), _flags(column("above_threshold")),
+        *_sized(column("digest")), *_sized(column("event_fields")),
+    ]
+    joined = pc.binary_join_element_wise(*pieces, _constant(b""))
+    offsets = _offsets(joined)
+    return COPY_HEADER + memoryview(joined.buffers()[2])[offsets[0]:offsets[-1]].tobytes() + COPY_TRAILER
+
+
+def _field(value: bytes) -> bytes:
+    return struct.pack(">i", len(value)) + value
+
+
+def _constant(value: bytes) -> Any:
+    return pa.scalar(value, pa.binary())
+
+
+def _fixed_width(data: bytes, width: int, n: int) -> Any:
+    """``n`` binary values of ``width`` bytes each, laid end to end in ``data``."""
+    offsets = np.arange(0, width * n + 1, width, dtype=np.int32)
+    return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _sized(strings: Any) -> tuple[Any, Any]:
+    """A text column as binary COPY fields: each value's length, then its UTF-8 bytes; an absent one has length -1."""
+    lengths = np.diff(_offsets(strings)).astype(">i4")
+    if strings.null_count:
+        lengths[pc.is_null(strings).to_numpy(zero_copy_only=False)] = -1
+        strings = pc.fill_null(strings, "")
+    return _fixed_width(lengths.tobytes(), 4, len(strings)), pc.cast(strings, pa.binary())
+
+
+def _flags(column: Any) -> Any:
+    return _fixed_width(column.to_numpy(zero_copy_only=False).astype(np.uint8).tobytes(), 1, len(column))

@@ -58,12 +58,12 @@ async def stage_rows(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> 
 
 
 async def stage_bulk(conn: AsyncConnection, rows: Any, submission_id: str) -> None:
-    """Stage the bulk lane's rows (a pyarrow table, services/bridge/bulk_rows.py): PostgreSQL ``COPY`` in text form,
-    written column-wise without a Python step per row; SQLite the same tuples the row path makes."""
+    """Stage the bulk lane's rows (a pyarrow table, services/bridge/bulk_rows.py): PostgreSQL ``COPY`` in binary
+    form, written column-wise without a Python step per row; SQLite the same tuples the row path makes."""
     if conn.dialect.name != "postgresql":
         await stage_rows(conn, bulk_rows.staged_tuples(rows, submission_id))
         return
-    payload = bulk_rows.copy_text(rows, submission_id)
+    payload = bulk_rows.copy_binary(rows, submission_id)
     if not payload:
         return
     driver = await driver_connection(conn)
@@ -71,7 +71,7 @@ async def stage_bulk(conn: AsyncConnection, rows: Any, submission_id: str) -> No
     async def source() -> AsyncIterator[bytes]:
         yield payload
 
-    await driver.copy_to_table(staged_stores.name, source=source(), columns=list(STAGED_COLUMNS), format="text")
+    await driver.copy_to_table(staged_stores.name, source=source(), columns=list(STAGED_COLUMNS), format="binary")
 
 
 async def count_staged(conn: AsyncConnection, submission_id: str) -> int:

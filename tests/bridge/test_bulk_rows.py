@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 import sys
 from datetime import date
 from typing import Any
@@ -18,7 +19,8 @@ from hypothesis import strategies as st
 from contracts import uscc
 from contracts.events.bridge import StoreRegistered
 from services.bridge import uploads
-from services.bridge.bulk_rows import SPACES, BulkCheck, BulkRows, copy_text, kept, staged_tuples
+from services.bridge.bulk_rows import SPACES, STAGED_FIELDS, BulkCheck, BulkRows, copy_binary, kept, staged_tuples
+from services.bridge.staging import STAGED_COLUMNS
 from services.bridge.store import findings, stores
 from services.bridge.store_values import event_fields, store_values
 from services.bridge.validation import FastCheck
@@ -110,16 +112,41 @@ def test_each_odd_value_alone_is_staged_as_the_row_path_stages_it_or_left_to_it(
         assert row == _row_path(lines[number - 1], number)
 
 
-def test_a_clean_block_is_taken_whole_and_its_copy_text_holds_the_same_rows() -> None:
+def test_a_clean_block_is_taken_whole_and_its_binary_copy_holds_the_same_rows() -> None:
     lines = [orjson.dumps(store_row(n, contact=None if n % 3 else "0571-88000000")) for n in range(1, 201)]
     block = BulkCheck(FastCheck(ON), MAC_KEY).block(lines, 5)
     assert block is not None and block.deferred == [] and len(block.runs) == 1
     rows = block.runs[0][1].rows
     tuples = staged_tuples(rows, "SUB")
     assert [row[2] for row in tuples] == list(range(5, 205))
-    text = copy_text(rows, "SUB").decode().splitlines()
-    as_text = [[r"\N" if v is None else {True: "t", False: "f"}.get(v, v) if isinstance(v, bool) else str(v) for v in row] for row in tuples]
-    assert [line.split("\t") for line in text] == as_text
+    assert len(tuples[0]) == len(STAGED_COLUMNS) == STAGED_FIELDS
+    assert _read_binary_copy(copy_binary(rows, "SUB")) == [[_as_field(value) for value in row] for row in tuples]
+
+
+def _as_field(value: Any) -> bytes | None:
+    """A staged value as PostgreSQL's binary COPY writes it: text as UTF-8, integer as 4 bytes, boolean as one."""
+    if value is None or isinstance(value, bytes):
+        return value
+    if isinstance(value, bool):
+        return b"\x01" if value else b"\x00"
+    if isinstance(value, int):
+        return struct.pack(">i", value)
+    return str(value).encode()
+
+
+def _read_binary_copy(data: bytes) -> list[list[bytes | None]]:
+    assert data.startswith(b"PGCOPY\n\xff\r\n\x00") and data.endswith(b"\xff\xff")
+    at, rows = 19, []
+    while data[at:at + 2] != b"\xff\xff":
+        (fields,), at = struct.unpack_from(">h", data, at), at + 2
+        row: list[bytes | None] = []
+        for _ in range(fields):
+            (size,), at = struct.unpack_from(">i", data, at), at + 4
+            row.append(None if size == -1 else data[at:at + size])
+            at += max(size, 0)
+        rows.append(row)
+    assert at + 2 == len(data)
+    return rows
 
 
 def test_lines_the_lane_is_unsure_of_are_left_to_the_row_path_in_their_place() -> None:
