@@ -275,20 +275,22 @@ STAGED_FIELDS: Final = 19
 _NULL_FIELD: Final = struct.pack(">i", -1)
 
 
-def copy_binary(table: Any, submission_id: str) -> bytes:
+def copy_binary(table: Any, submission_id: str) -> list[Any]:
     """The rows as PostgreSQL ``COPY … FROM STDIN (FORMAT binary)``, columns in STAGED_COLUMNS order, put together a
-    column at a time: each field its length (4 bytes, big-endian; -1 for an absent value) and its bytes.
+    column at a time: each field its length (4 bytes, big-endian; -1 for an absent value) and its bytes. The stream
+    comes in pieces (buffers to send one after the other), one per record batch of ``table``, none of them copied
+    into one: a batch's ~13 MB joined into one bytes object was two copies (~0.7 µs a row of the upload's Python).
 
     The text form cost the staging's backend ~1.1 µs more a row (5.5 against 4.4 µs for the same 100,000 staged
     rows): it scans every line for delimiters and escapes, and parses each field from text."""
-    n = table.num_rows
-    if n == 0:
-        return b""
-    table = table.combine_chunks()
+    if table.num_rows == 0:
+        return []
+    return [COPY_HEADER, *(_binary_tuples(batch, submission_id) for batch in table.to_batches() if batch.num_rows), COPY_TRAILER]
 
-    def column(name: str) -> Any:
-        return table.column(name).chunk(0)  # one chunk each, combined
 
+def _binary_tuples(batch: Any, submission_id: str) -> memoryview:
+    column = batch.column
+    n = batch.num_rows
     pieces = [
         _constant(struct.pack(">h", STAGED_FIELDS) + _field(submission_id.encode())), *_sized(column("store_id")),
         _constant(struct.pack(">i", 4)), _fixed_width(column("line").to_numpy().astype(">i4").tobytes(), 4, n),
@@ -303,7 +305,7 @@ def copy_binary(table: Any, submission_id: str) -> bytes:
     ]
     joined = pc.binary_join_element_wise(*pieces, _constant(b""))
     offsets = _offsets(joined)
-    return COPY_HEADER + memoryview(joined.buffers()[2])[offsets[0]:offsets[-1]].tobytes() + COPY_TRAILER
+    return memoryview(joined.buffers()[2])[offsets[0]:offsets[-1]]
 
 
 def _field(value: bytes) -> bytes:

@@ -63,13 +63,14 @@ async def stage_bulk(conn: AsyncConnection, rows: Any, submission_id: str) -> No
     if conn.dialect.name != "postgresql":
         await stage_rows(conn, bulk_rows.staged_tuples(rows, submission_id))
         return
-    payload = bulk_rows.copy_binary(rows, submission_id)
-    if not payload:
+    pieces = bulk_rows.copy_binary(rows, submission_id)
+    if not pieces:
         return
     driver = await driver_connection(conn)
 
-    async def source() -> AsyncIterator[bytes]:
-        yield payload
+    async def source() -> AsyncIterator[Any]:
+        for piece in pieces:
+            yield piece
 
     await driver.copy_to_table(staged_stores.name, source=source(), columns=list(STAGED_COLUMNS), format="binary")
 

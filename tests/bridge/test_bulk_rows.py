@@ -120,7 +120,7 @@ def test_a_clean_block_is_taken_whole_and_its_binary_copy_holds_the_same_rows() 
     tuples = staged_tuples(rows, "SUB")
     assert [row[2] for row in tuples] == list(range(5, 205))
     assert len(tuples[0]) == len(STAGED_COLUMNS) == STAGED_FIELDS
-    assert _read_binary_copy(copy_binary(rows, "SUB")) == [[_as_field(value) for value in row] for row in tuples]
+    assert _read_binary_copy(b"".join(copy_binary(rows, "SUB"))) == [[_as_field(value) for value in row] for row in tuples]
 
 
 def _as_field(value: Any) -> bytes | None:
