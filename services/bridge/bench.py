@@ -38,7 +38,7 @@ from services.bridge.forms import PlatformForm
 from services.bridge.staging import STAGED_COLUMNS, copy_rows
 from services.bridge.submissions import State
 from services.bridge.uploads import Format, RowStream
-from services.cli.benchkit import cpu_seconds, system_cpu_seconds
+from services.cli.benchkit import cpu_seconds, cpu_used_since, processes_cpu_seconds, system_cpu_seconds
 from services.runtime.auth import Caller, Role
 from services.runtime.settings import load
 
@@ -163,6 +163,9 @@ async def raw_limit(engine: Any, stores: int) -> float:
 
 
 #: The server settings a bulk load's speed may depend on, printed with the figures (docs/performance.md, bridge "Session 9").
+#: How PostgreSQL's backends and helpers name themselves (``postgres: 15/main: …``); the postmaster, named by its path,
+#: is left out: it only starts them.
+_SERVER_COMMAND: Final = b"postgres:"
 _POSTGRES_SETTINGS = ("shared_buffers", "max_wal_size", "checkpoint_timeout", "wal_compression", "synchronous_commit")
 
 
@@ -238,6 +241,7 @@ async def run(stores: int) -> int:
         load_start = os.getloadavg()[0]
         server_start = await _postgres_state(service.engine) if database == "postgresql" else None
         cpu_start, busy_start = cpu_seconds() or 0.0, system_cpu_seconds() or 0.0
+        server_cpu_start = processes_cpu_seconds(_SERVER_COMMAND) if database == "postgresql" else {}
         rss_samples: list[tuple[float, float]] = []
         started = time.perf_counter()
         stream = await RowStream.open(body(file), Format.NDJSON)
@@ -273,6 +277,7 @@ async def run(stores: int) -> int:
             sampler.cancel()
         python_cpu = (cpu_seconds() or 0.0) - cpu_start
         busy = (system_cpu_seconds() or 0.0) - busy_start
+        server_cpu = cpu_used_since(server_cpu_start, processes_cpu_seconds(_SERVER_COMMAND)) if database == "postgresql" else []
         load_end = os.getloadavg()[0]
         server_end = await _postgres_state(service.engine) if server_start is not None else None
         size = await _size_on_disk(service, scratch, schema)
@@ -299,6 +304,10 @@ async def run(stores: int) -> int:
             "python_cpu_us_per_row": round(python_cpu / stores * 1e6, 1), "machine_busy_cpu_us_per_row": round(busy / stores * 1e6, 1),
             "before_clock": settled,
         }
+        if server_cpu:
+            # The server's processes on this machine: its backends (the staging's, the apply's) and its helpers.
+            result |= {"postgres_cpu_us_per_row": round(sum(server_cpu) / stores * 1e6, 1),
+                       "postgres_busiest_cpu_us_per_row": [round(seconds / stores * 1e6, 1) for seconds in server_cpu[:3]]}
         if server_start is not None and server_end is not None:
             wal = server_end["wal_bytes"] - server_start["wal_bytes"]
             result |= {"wal_mb": round(wal / 1024**2), "wal_bytes_per_row": round(wal / stores),
@@ -330,6 +339,10 @@ async def run(stores: int) -> int:
             ("CPU per row: whole machine", f"{busy / stores * 1e6:,.1f}",
              f"µs busy on all cores (/proc/stat); ÷ {os.cpu_count()} cores = a floor of "
              f"{busy / (os.cpu_count() or 1):,.1f} s against {total:.1f} s"),
+            *((("CPU per row: PostgreSQL", f"{result['postgres_cpu_us_per_row']:,.1f}",
+                "µs, all its processes on this machine; the busiest three "
+                + " / ".join(f"{v:,.1f}" for v in result["postgres_busiest_cpu_us_per_row"]) + " µs"),)
+              if "postgres_cpu_us_per_row" in result else ()),
             *((("WAL written", f"{result['wal_mb']:,}", f"MB, {result['wal_bytes_per_row']:,} bytes a row; "
                                                        f"{result['checkpoints']} checkpoints"),
                ("server settings", "", ", ".join(f"{k} {v}" for k, v in result["postgres_settings"].items())),

@@ -126,6 +126,32 @@ def cpu_seconds(pid: int | str = "self") -> float | None:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
+def processes_cpu_seconds(command_prefix: bytes) -> dict[tuple[str, str], float]:
+    """CPU time (user + system) used so far by every live process whose command line starts with ``command_prefix``,
+    keyed by (pid, start time): a pid reused by a new process is another key. Empty when none is visible (a
+    database server on another machine)."""
+    found: dict[tuple[str, str], float] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                if not cmdline.read(len(command_prefix)).startswith(command_prefix):
+                    continue
+            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as stat:
+                text = stat.read()
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        fields = text[text.rindex(")") + 2 :].split()
+        found[(entry.name, fields[19])] = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    return found
+
+
+def cpu_used_since(before: dict[tuple[str, str], float], after: dict[tuple[str, str], float]) -> list[float]:
+    """What each process of ``after`` used since ``before`` (all of it for one started since), busiest first."""
+    return sorted((seconds - before.get(key, 0.0) for key, seconds in after.items()), reverse=True)
+
+
 def system_cpu_seconds() -> float | None:
     """CPU time every process on the machine has used so far (all cores; from /proc/stat, idle and iowait left out)."""
     try:

@@ -37,3 +37,7 @@ def test_the_subjects_benchmark_loads_every_store_and_prints_its_figures_beside_
         assert set(figures["postgres_settings"]) >= {"shared_buffers", "max_wal_size", "wal_compression"}
         assert figures["postgres_connection"] in {"unix socket", "tcp, TLS", "tcp, no TLS"}
         assert "WAL written" in done.stdout
+        # The test server runs on this machine: its processes' CPU is read too, the busiest (a backend) first.
+        busiest = figures["postgres_busiest_cpu_us_per_row"]
+        assert figures["postgres_cpu_us_per_row"] >= sum(busiest) and busiest == sorted(busiest, reverse=True) and busiest[0] > 0
+        assert "CPU per row: PostgreSQL" in done.stdout
