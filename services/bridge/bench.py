@@ -35,7 +35,8 @@ from sqlalchemy.exc import DBAPIError
 
 from contracts import uscc
 from services.bridge.forms import PlatformForm
-from services.bridge.staging import STAGED_COLUMNS, copy_rows
+from services.bridge.staging import copy_rows
+from services.bridge.store import STAGED_COLUMNS
 from services.bridge.submissions import State
 from services.bridge.uploads import Format, RowStream
 from services.cli.benchkit import cpu_seconds, cpu_used_since, processes_cpu_seconds, system_cpu_seconds
@@ -162,10 +163,10 @@ async def raw_limit(engine: Any, stores: int) -> float:
     return stores / spent
 
 
-#: The server settings a bulk load's speed may depend on, printed with the figures (docs/performance.md, bridge "Session 9").
 #: How PostgreSQL's backends and helpers name themselves (``postgres: 15/main: …``); the postmaster, named by its path,
 #: is left out: it only starts them.
 _SERVER_COMMAND: Final = b"postgres:"
+#: The server settings a bulk load's speed may depend on, printed with the figures (docs/performance.md, bridge "Session 9").
 _POSTGRES_SETTINGS = ("shared_buffers", "max_wal_size", "checkpoint_timeout", "wal_compression", "synchronous_commit")
 
 
@@ -196,7 +197,7 @@ async def _settle(engine: Any, database: str, file: Path) -> str:
     """Let the untimed steps' writes reach the disk before the clock starts. A 9-million-row run writes a 2.8 GB file
     and the raw limit's ~6 GB table (and its WAL) first; their write-back and the checkpoints they asked for went on
     during the timed upload, which paid for them (9 M ran at ~43,000 rows/s from its first tenth, where 3 M on the same
-    code ran at ~55,000). Says what it did."""
+    code ran at ~55,000). The file's pages are dropped from the page cache too (:func:`body`). Says what it did."""
     await asyncio.to_thread(os.sync)
     _uncache(file)
     if database != "postgresql":

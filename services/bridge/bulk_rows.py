@@ -33,6 +33,7 @@ import pyarrow.json as pa_json
 
 from contracts import uscc as uscc_codes
 from contracts.events.bridge import RegionCheck, UsccCheck
+from services.bridge.store import STAGED_COLUMNS
 from services.bridge.validation import COLUMNS, USCC_SHAPE, FastCheck, keyed_digest_bytes
 
 _TEXT: Final = ("store_id", "merchant_name", "address", "region", "shop_name", "shop_url", "category", "uscc", "id_number", "contact")
@@ -255,7 +256,7 @@ def kept(parts: Sequence[BulkRows], records: dict[str, tuple[int, Any]]) -> Any:
 
 
 def staged_tuples(table: Any, submission_id: str) -> list[tuple[Any, ...]]:
-    """The rows in :data:`services.bridge.staging.STAGED_COLUMNS` order, as the row path's ``_staged_row`` makes them."""
+    """The rows in :data:`services.bridge.store.STAGED_COLUMNS` order, as the row path's ``_staged_row`` makes them."""
     n = table.num_rows
     column = table.column
     return list(zip([submission_id] * n, column("store_id").to_pylist(), column("line").to_pylist(), column("merchant_name").to_pylist(),
@@ -269,9 +270,6 @@ def staged_tuples(table: Any, submission_id: str) -> list[tuple[Any, ...]]:
 #: A binary ``COPY`` stream's signature, flags and header extension length, and its end (PostgreSQL's COPY docs).
 COPY_HEADER: Final = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 COPY_TRAILER: Final = struct.pack(">h", -1)
-#: Fields a staged row has: len(services.bridge.staging.STAGED_COLUMNS), which imports this module (a test holds
-#: the two equal).
-STAGED_FIELDS: Final = 19
 _NULL_FIELD: Final = struct.pack(">i", -1)
 
 
@@ -295,7 +293,7 @@ def _binary_tuples(batch: Any, submission_id: str) -> memoryview:
     column = batch.column
     n = batch.num_rows
     pieces = [
-        _constant(struct.pack(">h", STAGED_FIELDS) + _field(submission_id.encode())), *_sized(column("store_id")),
+        _constant(struct.pack(">h", len(STAGED_COLUMNS)) + _field(submission_id.encode())), *_sized(column("store_id")),
         _constant(struct.pack(">i", 4)), _fixed_width(column("line").to_numpy().astype(">i4").tobytes(), 4, n),
         *_sized(column("merchant_name")), *_sized(column("uscc")),
         # uscc_check, then id_number_enc and id_number_mac (no ID number in the lane), then exemption_declared's length

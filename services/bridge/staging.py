@@ -2,23 +2,21 @@
 
 Both run inside the caller's transaction, so a batch is staged whole or not at all like any other write.
 SQLAlchemy's ``insert(table), [dicts]`` compiles and converts every row in Python; at millions of rows that,
-not the database, was the cost (≈ 20 µs a row), so rows arrive here as tuples in :data:`STAGED_COLUMNS` order.
+not the database, was the cost (≈ 20 µs a row), so rows arrive here as tuples in :data:`~services.bridge.store.STAGED_COLUMNS` order.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.bridge import bulk_rows
-from services.bridge.store import STORE_FIELDS, lock_not_available, staged_stores
-
-STAGED_COLUMNS: Final = ("submission_id", "store_id", "line", *STORE_FIELDS, "event_fields")
+from services.bridge.store import STAGED_COLUMNS, lock_not_available, staged_stores
 
 
 @dataclass(frozen=True, slots=True)

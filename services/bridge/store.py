@@ -62,6 +62,8 @@ _STORE_COLUMNS = (
     ("digest", sa.String(32), False),
 )
 STORE_FIELDS = tuple(name for name, _, _ in _STORE_COLUMNS)
+#: A staged row's columns, in the order the staging writes them (services/bridge/staging.py, bulk_rows.copy_binary).
+STAGED_COLUMNS = ("submission_id", "store_id", "line", *STORE_FIELDS, "event_fields")
 
 
 def _store_columns() -> list[sa.Column[Any]]:

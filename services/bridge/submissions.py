@@ -488,7 +488,7 @@ class Receiver:
         batch.flagged_lines &= still_flagged
 
     def _staged_row(self, submission_id: str, line: int, record: StoreRecord) -> tuple[Any, ...]:
-        """The row in :data:`services.bridge.staging.STAGED_COLUMNS` order."""
+        """The row in :data:`services.bridge.store.STAGED_COLUMNS` order."""
         return (submission_id, record.store_id, line, *store_values(record, self.cipher, self.mac_key), event_fields(record))
 
     async def _finish(self, submission_id: str, part: int, rows: RowStream, bytes_before: int) -> State:

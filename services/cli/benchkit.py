@@ -114,16 +114,25 @@ def peak_rss_mb(pid: int | str = "self") -> float | None:
     return None if kb is None else kb / 1024
 
 
-def cpu_seconds(pid: int | str = "self") -> float | None:
-    """User + system CPU time a live process has used so far (its own threads, not its children)."""
+def _stat_fields(pid: int | str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command (state first); None when the process cannot be read."""
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
             text = stat.read()
     except OSError:
         return None
-    fields = text[text.rindex(")") + 2 :].split()
+    return text[text.rindex(")") + 2 :].split()
+
+
+def _cpu_of(fields: list[str]) -> float:
     # After the command: state is field 3; utime and stime are fields 14 and 15 (1-based).
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def cpu_seconds(pid: int | str = "self") -> float | None:
+    """User + system CPU time a live process has used so far (its own threads, not its children)."""
+    fields = _stat_fields(pid)
+    return None if fields is None else _cpu_of(fields)
 
 
 def processes_cpu_seconds(command_prefix: bytes) -> dict[tuple[str, str], float]:
@@ -138,12 +147,11 @@ def processes_cpu_seconds(command_prefix: bytes) -> dict[tuple[str, str], float]
             with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
                 if not cmdline.read(len(command_prefix)).startswith(command_prefix):
                     continue
-            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as stat:
-                text = stat.read()
         except OSError:
             continue  # gone meanwhile, or not ours to read
-        fields = text[text.rindex(")") + 2 :].split()
-        found[(entry.name, fields[19])] = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        fields = _stat_fields(entry.name)
+        if fields is not None:
+            found[(entry.name, fields[19])] = _cpu_of(fields)
     return found
 
 

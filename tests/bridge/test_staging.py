@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from services.bridge.apply import _EventSql
-from services.bridge.staging import STAGED_COLUMNS, drop_staged, stage_rows
-from services.bridge.store import audit, staged_stores, stores
+from services.bridge.staging import drop_staged, stage_rows
+from services.bridge.store import STAGED_COLUMNS, audit, staged_stores, stores
 from services.runtime.tables import outbox
 from tests.bridge.conftest import ndjson, register, settled, store_row, submit
 from tests.harness import Running
