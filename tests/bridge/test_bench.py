@@ -39,5 +39,6 @@ def test_the_subjects_benchmark_loads_every_store_and_prints_its_figures_beside_
         assert "WAL written" in done.stdout
         # The test server runs on this machine: its processes' CPU is read too, the busiest (a backend) first.
         busiest = figures["postgres_busiest_cpu_us_per_row"]
-        assert figures["postgres_cpu_us_per_row"] >= sum(busiest) and busiest == sorted(busiest, reverse=True) and busiest[0] > 0
+        # Four figures each rounded to 0.1 µs: the parts' sum may pass the rounded whole by up to 0.2.
+        assert sum(busiest) <= figures["postgres_cpu_us_per_row"] + 0.2 and busiest == sorted(busiest, reverse=True) and busiest[0] > 0
         assert "CPU per row: PostgreSQL" in done.stdout
